@@ -1,0 +1,101 @@
+package stripeapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerRequestID      = "Request-Id"
+)
+
+// callInfo collects, for one call of the package's API, what the transport saw of its HTTP
+// exchanges: the last status and request id, for errors whose body was not Stripe's (a proxy's
+// 502 page, a 401 from a gateway).
+type callInfo struct {
+	mu        sync.Mutex
+	status    int
+	requestID string
+	replayed  bool
+	requests  int
+}
+
+type callInfoKey struct{}
+
+func withCallInfo(ctx context.Context) (context.Context, *callInfo) {
+	info := &callInfo{}
+	return context.WithValue(ctx, callInfoKey{}, info), info
+}
+
+func (i *callInfo) record(resp *http.Response) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.requests++
+	if resp == nil {
+		i.status = 0
+		return
+	}
+	i.status = resp.StatusCode
+	i.requestID = resp.Header.Get(headerRequestID)
+	i.replayed = resp.Header.Get(headerIdempotentReplayed) == "true"
+}
+
+func (i *callInfo) get() (status int, requestID string, replayed bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.status, i.requestID, i.replayed
+}
+
+// budgetTransport is the http.RoundTripper under stripe-go. Every HTTP request of a connection,
+// list pages included, passes here, so this is where the budget is enforced and nothing can
+// bypass it:
+//   - it waits on the connection's token bucket, as long as the request's context allows;
+//   - it strips the Idempotency-Key stripe-go invents for a DELETE (and any on a GET): only our own
+//     keys, set on POSTs, reach Stripe;
+//   - it records the response status for error classification and metrics.
+type budgetTransport struct {
+	base       http.RoundTripper
+	limiter    *rate.Limiter
+	metrics    *Metrics
+	connection string
+}
+
+func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	start := time.Now()
+	if err := t.limiter.Wait(ctx); err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		if ctx.Err() == nil {
+			// rate's "would exceed context deadline": the deadline cannot be met.
+			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+		}
+		return nil, fmt.Errorf("stripeapi: waiting for the request budget: %w", err)
+	}
+	t.metrics.observeBudgetWait(t.connection, time.Since(start))
+
+	if req.Method == http.MethodGet || req.Method == http.MethodDelete {
+		if req.Header.Get(headerIdempotencyKey) != "" {
+			req = req.Clone(ctx) // a RoundTripper must not modify the caller's request
+			req.Header.Del(headerIdempotencyKey)
+		}
+	}
+
+	resp, err := t.base.RoundTrip(req)
+	code := 0
+	if err == nil {
+		code = resp.StatusCode
+	}
+	t.metrics.observeRequest(t.connection, req.Method, code)
+	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		info.record(resp)
+	}
+	return resp, err
+}
