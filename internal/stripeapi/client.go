@@ -66,13 +66,14 @@ var _ Interface = (*Client)(nil)
 
 // conn is what a Client and its ForAccount views share.
 type conn struct {
-	name     string
-	key      string
-	livemode bool
-	limiter  *rate.Limiter
-	metrics  *Metrics
-	log      logr.Logger
-	backend  stripe.Backend
+	name      string
+	key       string
+	livemode  bool
+	limiter   *rate.Limiter
+	transport *budgetTransport
+	metrics   *Metrics
+	log       logr.Logger
+	backend   stripe.Backend
 }
 
 // New returns a Client for cfg.
@@ -117,7 +118,8 @@ func newClient(cfg Config, limiter *rate.Limiter) (*Client, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	hc.Transport = &budgetTransport{base: rt, limiter: limiter, metrics: cfg.Metrics, connection: cfg.Name}
+	bt := &budgetTransport{base: rt, limiter: limiter, metrics: cfg.Metrics, connection: cfg.Name}
+	hc.Transport = bt
 
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(base),
@@ -127,13 +129,14 @@ func newClient(cfg Config, limiter *rate.Limiter) (*Client, error) {
 		LeveledLogger:     leveledLogger{log: cfg.Logger},
 	})
 	return &Client{conn: &conn{
-		name:     cfg.Name,
-		key:      key,
-		livemode: live,
-		limiter:  limiter,
-		metrics:  cfg.Metrics,
-		log:      cfg.Logger,
-		backend:  backend,
+		name:      cfg.Name,
+		key:       key,
+		livemode:  live,
+		limiter:   limiter,
+		transport: bt,
+		metrics:   cfg.Metrics,
+		log:       cfg.Logger,
+		backend:   backend,
 	}}, nil
 }
 
