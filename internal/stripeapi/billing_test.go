@@ -1,0 +1,190 @@
+package stripeapi
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestCustomerLifecycle(t *testing.T) {
+	f := newFakeStripe(t)
+	cus := map[string]any{"id": "cus_1", "object": "customer", "name": "Tenant", "email": "billing@tenant.example", "created": 1700000000}
+	f.on("POST /v1/customers", cus)
+	f.on("POST /v1/customers/cus_1", cus)
+	f.on("GET /v1/customers/cus_1", cus)
+	f.on("GET /v1/customers/cus_gone", map[string]any{"id": "cus_gone", "object": "customer", "deleted": true})
+	f.on("DELETE /v1/customers/cus_1", map[string]any{"id": "cus_1", "object": "customer", "deleted": true})
+	f.on("GET /v1/customers", list("/v1/customers", false, cus))
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+
+	got, err := c.CreateCustomer(ctx, CustomerCreateParams{IdempotencyKey: "k", Tags: testTags(), Name: "Tenant", Email: "billing@tenant.example"})
+	if err != nil || got.ID != "cus_1" || got.Email != "billing@tenant.example" {
+		t.Fatalf("create: %+v, %v", got, err)
+	}
+	if form := f.last(t).Form; form.Get("name") != "Tenant" || form.Get("metadata[cloudip_uid]") == "" || form.Has("phone") {
+		t.Errorf("create form %v", form)
+	}
+	if _, err := c.UpdateCustomer(ctx, "cus_1", CustomerUpdateParams{IdempotencyKey: "k2", Description: strPtrEmpty()}); err != nil {
+		t.Fatal(err)
+	}
+	if form := f.last(t).Form; !form.Has("description") || form.Has("name") {
+		t.Errorf("update form %v: want description cleared, nothing else", form)
+	}
+	if _, err := c.GetCustomer(ctx, "cus_1"); err != nil {
+		t.Fatal(err)
+	}
+	// Stripe answers 200 {deleted: true} for a deleted customer: that is NotFound to us.
+	if _, err := c.GetCustomer(ctx, "cus_gone"); !IsNotFound(err) {
+		t.Errorf("deleted customer: err = %v, want NotFound", err)
+	}
+	if err := c.DeleteCustomer(ctx, "cus_1"); err != nil {
+		t.Fatal(err)
+	}
+	found, err := c.ListCustomers(ctx, CustomerListParams{Email: "billing@tenant.example", CreatedSince: time.Unix(1700000000, 0)})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("list: %v, %v", found, err)
+	}
+	if form := f.last(t).Form; form.Get("email") != "billing@tenant.example" || form.Get("created[gte]") != "1700000000" {
+		t.Errorf("list form %v", form)
+	}
+}
+
+var subscriptionJSON = map[string]any{
+	"id": "sub_1", "object": "subscription", "status": "trialing", "customer": "cus_1",
+	"collection_method": "charge_automatically", "created": 1700000000,
+	"current_period_start": 1700000000, "current_period_end": 1702592000,
+	"trial_start": 1700000000, "trial_end": 1701209600, "latest_invoice": "in_1",
+	"items": map[string]any{"object": "list", "has_more": false, "url": "/v1/subscription_items", "data": []any{
+		map[string]any{"id": "si_1", "object": "subscription_item", "quantity": 3,
+			"price": map[string]any{"id": "price_m", "object": "price"}},
+	}},
+	"metadata": map[string]string{"cloudip_uid": "t-uid"},
+}
+
+func TestSubscriptionLifecycle(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("POST /v1/subscriptions", subscriptionJSON)
+	f.on("POST /v1/subscriptions/sub_1", subscriptionJSON)
+	f.on("GET /v1/subscriptions/sub_1", subscriptionJSON)
+	f.on("DELETE /v1/subscriptions/sub_1", subscriptionJSON)
+	f.on("GET /v1/subscriptions", list("/v1/subscriptions", false, subscriptionJSON))
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+
+	got, err := c.CreateSubscription(ctx, SubscriptionCreateParams{
+		IdempotencyKey: "k", Tags: testTags(), CustomerID: "cus_1",
+		Items:           []SubscriptionItemParams{{PriceID: "price_m", Quantity: 3}},
+		TrialPeriodDays: 14, ProrationBehavior: "none", PaymentBehavior: "default_incomplete",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"customer": "cus_1", "items[0][price]": "price_m", "items[0][quantity]": "3",
+		"trial_period_days": "14", "proration_behavior": "none", "payment_behavior": "default_incomplete",
+	} {
+		if got := f.last(t).Form.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if got.Status != "trialing" || got.CustomerID != "cus_1" || got.LatestInvoiceID != "in_1" ||
+		len(got.Items) != 1 || got.Items[0] != (SubscriptionItem{ID: "si_1", PriceID: "price_m", Quantity: 3}) ||
+		!got.TrialEnd.Equal(time.Unix(1701209600, 0)) {
+		t.Errorf("subscription %+v", got)
+	}
+
+	qty := int64(5)
+	_, err = c.UpdateSubscription(ctx, "sub_1", SubscriptionUpdateParams{
+		IdempotencyKey: "k2", ProrationBehavior: "always_invoice",
+		Items: []SubscriptionItemUpdate{{ID: "si_1", PriceID: "price_y", Quantity: &qty}, {ID: "si_old", Deleted: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"items[0][id]": "si_1", "items[0][price]": "price_y", "items[0][quantity]": "5",
+		"items[1][id]": "si_old", "items[1][deleted]": "true", "proration_behavior": "always_invoice",
+	} {
+		if got := f.last(t).Form.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+
+	if _, err := c.CancelSubscription(ctx, "sub_1", SubscriptionCancelParams{Prorate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.last(t); r.Method != "DELETE" || r.Header.Get("Idempotency-Key") != "" {
+		t.Errorf("cancel: %s with Idempotency-Key %q", r.Method, r.Header.Get("Idempotency-Key"))
+	}
+
+	if _, err := c.ListSubscriptions(ctx, SubscriptionListParams{CustomerID: "cus_1"}); err != nil {
+		t.Fatal(err)
+	}
+	if form := f.last(t).Form; form.Get("status") != "all" || form.Get("customer") != "cus_1" {
+		t.Errorf("list form %v: want status=all", form)
+	}
+	found, err := c.FindSubscriptionsByTags(ctx, Tags{UID: "t-uid", NamespacedName: "x", Kind: ""}, FindOptions{})
+	if err != nil || len(found) != 1 {
+		t.Errorf("find: %v, %v", found, err)
+	}
+	if f.last(t).Form.Get("status") != "all" {
+		t.Error("find by tags must see canceled subscriptions too")
+	}
+}
+
+func TestWebhookEndpointLifecycle(t *testing.T) {
+	f := newFakeStripe(t)
+	we := map[string]any{
+		"id": "we_1", "object": "webhook_endpoint", "url": "https://relay.example/stripe", "status": "enabled",
+		"enabled_events": []string{"account.updated", "invoice.paid"}, "api_version": APIVersion, "created": 1700000000,
+		"metadata": testTags().ToMetadata(),
+	}
+	created := map[string]any{"secret": "whsec_once"}
+	for k, v := range we {
+		created[k] = v
+	}
+	f.on("POST /v1/webhook_endpoints", created)
+	f.on("GET /v1/webhook_endpoints/we_1", we)
+	f.on("POST /v1/webhook_endpoints/we_1", we)
+	f.on("DELETE /v1/webhook_endpoints/we_1", map[string]any{"id": "we_1", "object": "webhook_endpoint", "deleted": true})
+	f.on("GET /v1/webhook_endpoints", list("/v1/webhook_endpoints", false, we))
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+
+	got, err := c.CreateWebhookEndpoint(ctx, WebhookEndpointCreateParams{
+		IdempotencyKey: "k", Tags: testTags(), URL: "https://relay.example/stripe",
+		EnabledEvents: []string{"account.updated", "invoice.paid"}, Connect: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Secret != "whsec_once" || got.Status != "enabled" || len(got.EnabledEvents) != 2 {
+		t.Errorf("created %+v", got)
+	}
+	for k, v := range map[string]string{
+		"url": "https://relay.example/stripe", "enabled_events[0]": "account.updated", "enabled_events[1]": "invoice.paid",
+		"connect": "true", "api_version": APIVersion,
+	} {
+		if got := f.last(t).Form.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	read, err := c.GetWebhookEndpoint(ctx, "we_1")
+	if err != nil || read.Secret != "" {
+		t.Errorf("get: %+v, %v", read, err)
+	}
+	if _, err := c.UpdateWebhookEndpoint(ctx, "we_1", WebhookEndpointUpdateParams{IdempotencyKey: "k2", Disabled: new(bool)}); err != nil {
+		t.Fatal(err)
+	}
+	if form := f.last(t).Form; form.Get("disabled") != "false" || form.Has("url") || form.Has("enabled_events[0]") {
+		t.Errorf("update form %v", form)
+	}
+	found, err := c.FindWebhookEndpointsByTags(ctx, testTags())
+	if err != nil || len(found) != 1 || found[0].ID != "we_1" {
+		t.Errorf("find: %+v, %v", found, err)
+	}
+	if err := c.DeleteWebhookEndpoint(ctx, "we_1"); err != nil {
+		t.Fatal(err)
+	}
+}
