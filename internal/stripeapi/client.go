@@ -22,7 +22,8 @@ const APIVersion = stripe.APIVersion
 const (
 	DefaultLiveRequestsPerSecond = 90
 	DefaultTestRequestsPerSecond = 25
-	// DefaultTimeout bounds one HTTP request when Config.HTTPClient is nil.
+	// DefaultTimeout bounds one HTTP request, once it has its budget token, unless Config.Timeout
+	// says otherwise.
 	DefaultTimeout = 30 * time.Second
 )
 
@@ -46,8 +47,11 @@ type Config struct {
 	// Budget sizes the token bucket; zero fields take defaults from the key's mode.
 	Budget Budget
 	// HTTPClient sends the requests; it is copied and its Transport wrapped, never modified.
-	// Optional: a client with DefaultTimeout.
+	// Optional. Leave its Timeout unset: it would also count the wait for the budget.
 	HTTPClient *http.Client
+	// Timeout bounds each HTTP request from the moment it has its budget token (the wait for the
+	// token is bounded by the call's context only). 0 means DefaultTimeout; negative, none.
+	Timeout time.Duration
 	// Logger receives stripe-go's own log lines at V(1) (warnings, errors) and V(2) (requests).
 	// stripe-go's debug lines, which dump response bodies (webhook secrets), are dropped.
 	Logger logr.Logger
@@ -109,7 +113,7 @@ func newClient(cfg Config, limiter *rate.Limiter) (*Client, error) {
 		base = strings.TrimRight(cfg.BaseURL, "/")
 	}
 
-	hc := &http.Client{Timeout: DefaultTimeout}
+	hc := &http.Client{}
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient
 		hc = &copied
@@ -118,7 +122,11 @@ func newClient(cfg Config, limiter *rate.Limiter) (*Client, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	bt := &budgetTransport{base: rt, limiter: limiter, metrics: cfg.Metrics, connection: cfg.Name}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	bt := &budgetTransport{base: rt, limiter: limiter, timeout: timeout, metrics: cfg.Metrics, connection: cfg.Name}
 	hc.Transport = bt
 
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{

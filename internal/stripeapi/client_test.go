@@ -2,9 +2,11 @@ package stripeapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 var productJSON = map[string]any{
@@ -188,5 +190,20 @@ func TestDefaultBudget(t *testing.T) {
 		if c.Livemode() != strings.Contains(tc.key, "_live_") {
 			t.Errorf("%s: Livemode() = %v", tc.key, c.Livemode())
 		}
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	f := newFakeStripe(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	f.handle("GET /v1/products/prod_1", func(seen, int) reply { <-release; return reply{Body: productJSON} })
+	c, err := New(Config{APIKey: "sk_test_1", BaseURL: f.URL, Timeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetProduct(context.Background(), "prod_1")
+	if !IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hung request: err = %v, want Retryable wrapping DeadlineExceeded", err)
 	}
 }

@@ -15,10 +15,11 @@ import (
 // the package keeps no state of its own.
 //
 // Entries are keyed by the connection's identity (its UID). Each Get also gives the connection's
-// current Config; when its name, key, base URL or budget changed, the Client is rebuilt but keeps
-// the connection's token bucket (resized), so a key rotation neither resets nor doubles the budget.
-// A status update of the connection (a new resourceVersion) changes nothing, and neither does a
-// different Logger, HTTPClient or Metrics: those are taken from the Config that built the Client.
+// current Config; when its name, key, base URL, budget or timeout changed, the Client is rebuilt
+// but keeps the connection's token bucket (resized), so a key rotation neither resets nor doubles
+// the budget. A status update of the connection (a new resourceVersion) changes nothing, and
+// neither does a different Logger, HTTPClient or Metrics: those are taken from the Config that
+// built the Client.
 type Pool struct {
 	metrics *Metrics
 	log     logr.Logger
@@ -89,8 +90,8 @@ func (p *Pool) Len() int {
 // kept in the clear outside the Client.
 func fingerprint(cfg Config) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s|%d:%s|%d:%s|%v|%d",
+	fmt.Fprintf(h, "%d:%s|%d:%s|%d:%s|%v|%d|%d",
 		len(cfg.APIKey), cfg.APIKey, len(cfg.BaseURL), cfg.BaseURL, len(cfg.Name), cfg.Name,
-		cfg.Budget.RequestsPerSecond, cfg.Budget.Burst)
+		cfg.Budget.RequestsPerSecond, cfg.Budget.Burst, cfg.Timeout)
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -3,6 +3,7 @@ package stripeapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -55,13 +56,15 @@ func (i *callInfo) get() (status int, requestID string, replayed bool) {
 // budgetTransport is the http.RoundTripper under stripe-go. Every HTTP request of a connection,
 // list pages included, passes here, so this is where the budget is enforced and nothing can
 // bypass it:
-//   - it waits on the connection's token bucket, as long as the request's context allows;
+//   - it waits on the connection's token bucket, as long as the request's context allows, and only
+//     then starts the request's timeout;
 //   - it strips the Idempotency-Key stripe-go invents for a DELETE (and any on a GET): only our own
 //     keys, set on POSTs, reach Stripe;
 //   - it records the response status for error classification and metrics.
 type budgetTransport struct {
 	base       http.RoundTripper
 	limiter    *rate.Limiter
+	timeout    time.Duration // per request, after the wait; <= 0: none
 	metrics    *Metrics
 	connection string
 }
@@ -88,14 +91,35 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 
+	var cancel context.CancelFunc = func() {}
+	if t.timeout > 0 {
+		var tctx context.Context
+		tctx, cancel = context.WithTimeout(ctx, t.timeout)
+		req = req.WithContext(tctx)
+	}
 	resp, err := t.base.RoundTrip(req)
 	code := 0
-	if err == nil {
+	if err != nil {
+		cancel()
+	} else {
 		code = resp.StatusCode
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	}
 	t.metrics.observeRequest(t.connection, req.Method, code)
 	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 		info.record(resp)
 	}
 	return resp, err
+}
+
+// cancelOnClose releases a request's timeout once its body has been read and closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
