@@ -1,0 +1,258 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/stripe/stripe-mock/embedded"
+	"github.com/stripe/stripe-mock/param"
+	"github.com/stripe/stripe-mock/server"
+	"github.com/stripe/stripe-mock/spec"
+)
+
+// The OpenAPI spec stripe-mock embeds is 5.7 MB of JSON and takes about half
+// a second to parse and compile into validators, so it is loaded once per
+// process, on first use, and shared by every emulator (a test binary may
+// start dozens). It is the package's only package-level state and it is
+// immutable after loading: the StubServer reads its routes and schemas but
+// never writes them, so sharing it across emulators cannot couple them.
+// A package-level sync.OnceValues was chosen over passing a loaded spec
+// through Options because every caller would have to do the same
+// once-per-process dance themselves.
+var sharedSpec = sync.OnceValues(loadSpecBundle)
+
+type specBundle struct {
+	stub    *server.StubServer
+	version string
+	comps   map[string]*spec.Schema
+	ops     []specOp
+}
+
+// specOp is one operation of the spec, kept to explain stripe-mock's terse
+// validation errors in Stripe's words.
+type specOp struct {
+	method string
+	re     *regexp.Regexp
+	params int
+	schema *spec.Schema
+}
+
+func loadSpecBundle() (*specBundle, error) {
+	sp, err := server.LoadSpec(embedded.OpenAPISpec, "")
+	if err != nil {
+		return nil, fmt.Errorf("load stripe-mock spec: %w", err)
+	}
+	fx, err := server.LoadFixtures(embedded.OpenAPIFixtures, "")
+	if err != nil {
+		return nil, fmt.Errorf("load stripe-mock fixtures: %w", err)
+	}
+	// Strict version check on: a request that names another API version
+	// would be validated against the wrong spec, so it is refused outright
+	// (stripe-go v76 sends Stripe-Version: 2023-10-16, the spec's version).
+	stub, err := server.NewStubServer(fx, sp, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("start stripe-mock: %w", err)
+	}
+	b := &specBundle{stub: stub, version: sp.Info.Version, comps: sp.Components.Schemas}
+	for path, verbs := range sp.Paths {
+		re := compileSpecPath(string(path))
+		n := strings.Count(string(path), "{")
+		for verb, op := range verbs {
+			o := specOp{method: strings.ToUpper(string(verb)), re: re, params: n}
+			if verb == "get" {
+				o.schema = spec.BuildQuerySchema(op)
+			} else if op.RequestBody != nil {
+				for _, mt := range op.RequestBody.Content {
+					o.schema = mt.Schema
+				}
+			}
+			b.ops = append(b.ops, o)
+		}
+	}
+	sort.SliceStable(b.ops, func(i, j int) bool { return b.ops[i].params < b.ops[j].params })
+	return b, nil
+}
+
+// compileSpecPath turns /v1/prices/{price} into a regexp matching concrete
+// paths.
+func compileSpecPath(path string) *regexp.Regexp {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			segs[i] = `[^/]+`
+		} else {
+			segs[i] = regexp.QuoteMeta(seg)
+		}
+	}
+	return regexp.MustCompile(`\A` + strings.Join(segs, "/") + `\z`)
+}
+
+// SpecVersion returns the Stripe API version of the OpenAPI spec requests are
+// checked against.
+func SpecVersion() (string, error) {
+	b, err := sharedSpec()
+	if err != nil {
+		return "", err
+	}
+	return b.version, nil
+}
+
+// checkSpec runs a copy of the request through stripe-mock. It returns nil
+// when stripe-mock accepts it, and otherwise the error to answer with.
+func (b *specBundle) checkSpec(r *http.Request, body []byte) *Error {
+	clone := r.Clone(r.Context())
+	clone.Body = io.NopCloser(bytes.NewReader(body))
+	clone.ContentLength = int64(len(body))
+	// The key was already authenticated; stripe-mock's own key check is
+	// stricter than Stripe's about underscores, so give it a plain one.
+	clone.Header.Set("Authorization", "Bearer sk_test_emulator")
+	if r.Method == http.MethodPost && len(body) == 0 && clone.Header.Get("Content-Type") == "" {
+		// Stripe accepts a bodyless POST (e.g. a no-op update) without a
+		// Content-Type; stripe-mock insists on one.
+		clone.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	rec := httptest.NewRecorder()
+	b.stub.HandleRequest(rec, clone)
+	if rec.Code < 400 {
+		return nil
+	}
+	var mock struct {
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &mock)
+	msg := mock.Error.Message
+	if rec.Code == http.StatusNotFound {
+		return newError(http.StatusNotFound, TypeInvalidRequest, "", "",
+			msg+" Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
+	}
+	if strings.HasPrefix(msg, "Request validation error") || strings.HasPrefix(msg, "Request coercion error") {
+		if e := b.explain(r, body); e != nil {
+			return e
+		}
+	}
+	return newError(rec.Code, TypeInvalidRequest, "", "", "Request refused by Stripe's API spec (stripe-mock): "+msg)
+}
+
+// explain finds what is wrong with a request stripe-mock refused, and says
+// so the way Stripe does ("Received unknown parameter: recurring[foo]").
+func (b *specBundle) explain(r *http.Request, body []byte) *Error {
+	var schema *spec.Schema
+	for _, op := range b.ops {
+		if op.method == r.Method && op.re.MatchString(r.URL.Path) {
+			schema = op.schema
+			break
+		}
+	}
+	if schema == nil {
+		return nil
+	}
+	clone := r.Clone(r.Context())
+	clone.Body = io.NopCloser(bytes.NewReader(body))
+	data, err := param.ParseParams(clone)
+	if err != nil {
+		return nil
+	}
+	return b.walk(schema, data, "")
+}
+
+func child(name, key string) string {
+	if name == "" {
+		return key
+	}
+	return name + "[" + key + "]"
+}
+
+func (b *specBundle) deref(s *spec.Schema) *spec.Schema {
+	for s != nil && s.Ref != "" {
+		s = b.comps[strings.TrimPrefix(s.Ref, "#/components/schemas/")]
+	}
+	return s
+}
+
+// walk returns the first problem with val under schema, or nil.
+func (b *specBundle) walk(s *spec.Schema, val any, name string) *Error {
+	s = b.deref(s)
+	if s == nil {
+		return nil
+	}
+	if len(s.AnyOf) > 0 {
+		var best *Error
+		for _, branch := range s.AnyOf {
+			e := b.walk(branch, val, name)
+			if e == nil {
+				return nil
+			}
+			if best == nil || kindMatches(b.deref(branch), val) {
+				best = e
+			}
+		}
+		return best
+	}
+	switch {
+	case s.Type == "object" || s.Properties != nil:
+		m, ok := val.(map[string]any)
+		if !ok {
+			return InvalidRequest(name, "Invalid hash")
+		}
+		for _, k := range sortedKeys(m) {
+			switch prop := s.Properties[k]; {
+			case prop != nil:
+				if e := b.walk(prop, m[k], child(name, k)); e != nil {
+					return e
+				}
+			case s.AdditionalProperties != nil:
+				if e := b.walk(s.AdditionalProperties, m[k], child(name, k)); e != nil {
+					return e
+				}
+			case !s.AdditionalPropertiesAllowed:
+				return InvalidRequestCode("parameter_unknown", child(name, k), "Received unknown parameter: %s", child(name, k))
+			}
+		}
+		for _, req := range s.Required {
+			if _, ok := m[req]; !ok {
+				return MissingParam(child(name, req))
+			}
+		}
+	case s.Type == "array":
+		items, ok := NewParams(map[string]any{"v": val}).List("v")
+		if !ok {
+			return InvalidRequest(name, "Invalid array")
+		}
+		for i, it := range items {
+			if e := b.walk(s.Items, it, fmt.Sprintf("%s[%d]", name, i)); e != nil {
+				return e
+			}
+		}
+	default:
+		str, ok := val.(string)
+		if !ok {
+			return InvalidRequest(name, "Invalid %s: expected a single value, got a nested one", name)
+		}
+		return scalarProblem(s, str, name)
+	}
+	return nil
+}
+
+func kindMatches(s *spec.Schema, val any) bool {
+	if s == nil {
+		return false
+	}
+	switch val.(type) {
+	case map[string]any:
+		return s.Type == "object" || s.Type == "array" || s.Properties != nil
+	case []any:
+		return s.Type == "array"
+	}
+	return s.Type != "object" && s.Type != "array" && len(s.Enum) == 0
+}
