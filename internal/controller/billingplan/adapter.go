@@ -1,0 +1,296 @@
+// Package billingplan manages a BillingPlan's Stripe product and prices, on the platform account or on
+// its tenant's connected account. It is one adapter of the generic reconciler in package managed.
+package billingplan
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/stripeapi"
+)
+
+// productComponent tags the product among the plan's Stripe objects.
+const productComponent = "product"
+
+// Connecter decides where a plan's objects live and builds its ExternalClient.
+type Connecter struct {
+	Kube client.Reader
+}
+
+// ConnectionOf returns the plan's connection: its own connectionRef, or its tenant's.
+func (c Connecter) ConnectionOf(ctx context.Context, obj managed.Object) (string, error) {
+	plan := obj.(*v1alpha1.BillingPlan)
+	if ref := plan.Spec.ConnectionRef; ref != nil && ref.Name != "" {
+		return ref.Name, nil
+	}
+	if plan.Spec.TenantRef == nil {
+		return "", managed.Terminal("spec.connectionRef is required when spec.tenantRef is not set")
+	}
+	tenant, err := c.tenant(ctx, plan)
+	if err != nil {
+		return "", err
+	}
+	if tenant.Spec.ConnectionRef == nil || tenant.Spec.ConnectionRef.Name == "" {
+		return "", managed.WaitingFor("StripeTenant %q names no connection", tenant.Name)
+	}
+	return tenant.Spec.ConnectionRef.Name, nil
+}
+
+// Connect scopes the client to the tenant's connected account when the plan has a tenantRef: the
+// account is decided before Observe, so a "not found" can never mean "asked the wrong account".
+func (c Connecter) Connect(ctx context.Context, obj managed.Object, conn managed.Connection) (managed.ExternalClient, error) {
+	plan := obj.(*v1alpha1.BillingPlan)
+	stripe := conn.Stripe
+	if plan.Spec.TenantRef != nil {
+		tenant, err := c.tenant(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		if tenant.Status.AccountID == "" {
+			return nil, managed.WaitingFor("StripeTenant %q has no connected account yet", tenant.Name)
+		}
+		stripe = stripe.ForAccount(tenant.Status.AccountID)
+	}
+	return &external{stripe: stripe, tags: conn.Tags, record: conn.Record}, nil
+}
+
+func (c Connecter) tenant(ctx context.Context, plan *v1alpha1.BillingPlan) (*v1alpha1.StripeTenant, error) {
+	var tenant v1alpha1.StripeTenant
+	key := types.NamespacedName{Namespace: plan.Namespace, Name: plan.Spec.TenantRef.Name}
+	if err := c.Kube.Get(ctx, key, &tenant); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil, managed.WaitingFor("StripeTenant %q does not exist", key.Name)
+		}
+		return nil, fmt.Errorf("get StripeTenant %s: %w", key, err)
+	}
+	return &tenant, nil
+}
+
+// external is the plan's ExternalClient for one pass. Observe keeps what it read (the product, its
+// prices) so Create and Update work from it without reading Stripe again.
+type external struct {
+	stripe stripeapi.Interface
+	tags   stripeapi.Tags
+	record func(reason, format string, args ...any)
+
+	product *stripeapi.Product
+	prices  []stripeapi.Price
+}
+
+// Observe reads the product (by id, or by its tags after an interrupted create) and all its prices.
+func (e *external) Observe(ctx context.Context, obj managed.Object) (managed.Observation, error) {
+	plan := obj.(*v1alpha1.BillingPlan)
+	product, err := e.findProduct(ctx, plan)
+	if err != nil || product == nil {
+		return managed.Observation{}, err
+	}
+	prices, err := e.stripe.ListPrices(ctx, stripeapi.PriceListParams{ProductID: product.ID})
+	if err != nil {
+		return managed.Observation{}, fmt.Errorf("list prices of %s: %w", product.ID, err)
+	}
+	e.product, e.prices = product, prices
+
+	plan.Status.ProductID = product.ID
+	productDiff := productChanges(plan.Spec.Product, *product)
+	prices2 := planPrices(plan.Spec.Prices, prices, newOwnership(string(plan.UID), plan.Status))
+	plan.Status.Prices = priceStatuses(plan.Spec.Prices, prices2.current)
+	diff := append(productDiff.fields, prices2.diff...)
+	return managed.Observation{
+		Exists:     true,
+		UpToDate:   len(productDiff.fields) == 0 && prices2.empty(),
+		ExternalID: product.ID,
+		Diff:       describe(diff),
+	}, nil
+}
+
+func (e *external) findProduct(ctx context.Context, plan *v1alpha1.BillingPlan) (*stripeapi.Product, error) {
+	if id, known := managed.KnownExternalID(plan); known {
+		product, err := e.stripe.GetProduct(ctx, id)
+		if stripeapi.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get product %s: %w", id, err)
+		}
+		return product, nil
+	}
+	if !managed.IsCreatePending(plan) {
+		return nil, nil // nothing was ever created for this plan
+	}
+	found, err := e.stripe.FindProductsByTags(ctx, e.productTags(), stripeapi.FindOptions{CreatedSince: plan.CreationTimestamp.Time})
+	if err != nil {
+		return nil, fmt.Errorf("find product by tags: %w", err)
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	return &found[len(found)-1], nil // the oldest: the first create, should two ever exist
+}
+
+// Create creates the product only; Update, called next, creates the prices.
+func (e *external) Create(ctx context.Context, obj managed.Object) (string, error) {
+	plan := obj.(*v1alpha1.BillingPlan)
+	spec := plan.Spec.Product
+	product, err := e.stripe.CreateProduct(ctx, stripeapi.ProductCreateParams{
+		IdempotencyKey:      stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-product"),
+		Tags:                e.productTags(),
+		Metadata:            spec.Metadata,
+		Name:                spec.Name,
+		Description:         spec.Description,
+		TaxCode:             spec.TaxCode,
+		UnitLabel:           spec.UnitLabel,
+		StatementDescriptor: spec.StatementDescriptor,
+		Active:              spec.Active,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create product %q: %w", spec.Name, err)
+	}
+	e.product, e.prices = product, nil
+	plan.Status.ProductID = product.ID
+	return product.ID, nil
+}
+
+// Update changes the product in place, creates the prices the spec adds or re-shapes, updates prices in
+// place where Stripe allows, and archives what the spec no longer wants, in that order: a new version
+// takes the lookup key before the old one is archived, so the key always resolves.
+func (e *external) Update(ctx context.Context, obj managed.Object) error {
+	plan := obj.(*v1alpha1.BillingPlan)
+	uid, generation := string(plan.UID), plan.Generation
+
+	if changes := productChanges(plan.Spec.Product, *e.product); len(changes.fields) > 0 {
+		changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-product/"+stripeapi.Digest(changes.params))
+		product, err := e.stripe.UpdateProduct(ctx, e.product.ID, changes.params)
+		if err != nil {
+			return fmt.Errorf("update product %s: %w", e.product.ID, err)
+		}
+		e.product = product
+		e.record(managed.EventUpdated, "updated product %s: %s", product.ID, describe(changes.fields))
+	}
+
+	plan2 := planPrices(plan.Spec.Prices, e.prices, newOwnership(uid, plan.Status))
+	for _, want := range plan2.creates {
+		price, err := e.stripe.CreatePrice(ctx, e.priceCreateParams(plan, want))
+		if err != nil {
+			return fmt.Errorf("create price %q: %w", want.Key, err)
+		}
+		plan2.current[want.Key] = price
+		e.prices = append([]stripeapi.Price{*price}, e.prices...)
+		e.record(managed.EventCreated, "created price %s for key %q", price.ID, want.Key)
+	}
+	for _, u := range plan2.updates {
+		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+stripeapi.Digest(u.changes.params))
+		price, err := e.stripe.UpdatePrice(ctx, u.price.ID, u.changes.params)
+		if err != nil {
+			return fmt.Errorf("update price %s (key %q): %w", u.price.ID, u.key, err)
+		}
+		plan2.current[u.key] = price
+		e.record(managed.EventUpdated, "updated price %s (key %q): %s", price.ID, u.key, describe(u.changes.fields))
+	}
+	var archived []v1alpha1.ArchivedPrice
+	for _, a := range plan2.archives {
+		if err := e.archivePrice(ctx, uid, generation, a.price.ID); err != nil {
+			return err
+		}
+		archived = append(archived, v1alpha1.ArchivedPrice{Key: a.key, ID: a.price.ID})
+		e.record(managed.EventUpdated, "archived price %s (key %q)", a.price.ID, a.key)
+	}
+	plan.Status.Prices = priceStatuses(plan.Spec.Prices, plan2.current)
+	plan.Status.ArchivedPrices = appendArchived(plan.Status.ArchivedPrices, archived...)
+	return nil
+}
+
+// Delete archives every active price, then the product: Stripe never deletes a price, and refuses to
+// delete a product that has prices. A product that never had one is deleted.
+func (e *external) Delete(ctx context.Context, obj managed.Object) error {
+	plan := obj.(*v1alpha1.BillingPlan)
+	uid, generation := string(plan.UID), plan.Generation
+	for _, p := range e.prices {
+		if p.Active {
+			if err := e.archivePrice(ctx, uid, generation, p.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if len(e.prices) == 0 {
+		if err := e.stripe.DeleteProduct(ctx, e.product.ID); err != nil && !stripeapi.IsNotFound(err) {
+			return fmt.Errorf("delete product %s: %w", e.product.ID, err)
+		}
+		return nil
+	}
+	if !e.product.Active {
+		return nil
+	}
+	inactive := false
+	_, err := e.stripe.UpdateProduct(ctx, e.product.ID, stripeapi.ProductUpdateParams{
+		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-product/"+e.product.ID),
+		Active:         &inactive,
+	})
+	if err != nil {
+		return fmt.Errorf("archive product %s: %w", e.product.ID, err)
+	}
+	return nil
+}
+
+func (e *external) archivePrice(ctx context.Context, uid string, generation int64, id string) error {
+	inactive := false
+	_, err := e.stripe.UpdatePrice(ctx, id, stripeapi.PriceUpdateParams{
+		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-price/"+id),
+		Active:         &inactive,
+	})
+	if err != nil {
+		return fmt.Errorf("archive price %s: %w", id, err)
+	}
+	return nil
+}
+
+func (e *external) productTags() stripeapi.Tags {
+	tags := e.tags
+	tags.Component = productComponent
+	return tags
+}
+
+func (e *external) priceCreateParams(plan *v1alpha1.BillingPlan, want v1alpha1.Price) stripeapi.PriceCreateParams {
+	tags := e.tags
+	tags.Component = priceComponent(want.Key)
+	shape := shapeOfSpec(want)
+	params := stripeapi.PriceCreateParams{
+		// The shape is in the purpose: a re-shaped price in the same generation gets its own key.
+		IdempotencyKey: stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-price/"+want.Key+"/"+stripeapi.Digest(shape)),
+		Tags:           tags,
+		Metadata:       want.Metadata,
+		ProductID:      e.product.ID,
+		Currency:       want.Currency,
+		UnitAmount:     want.UnitAmount,
+		TaxBehavior:    string(want.TaxBehavior),
+		LookupKey:      want.LookupKey,
+		// An older version of this key (or a price made outside the operator) may hold the lookup key.
+		TransferLookupKey: want.LookupKey != "",
+		Nickname:          want.Nickname,
+		Active:            want.Active,
+	}
+	if len(want.Tiers) > 0 {
+		params.TiersMode = string(want.TiersMode)
+		for _, t := range want.Tiers {
+			tier := stripeapi.PriceTier{}
+			if t.UpTo != nil {
+				tier.UpTo = *t.UpTo
+			}
+			if t.UnitAmount != nil {
+				tier.UnitAmount = *t.UnitAmount
+			}
+			if t.FlatAmount != nil {
+				tier.FlatAmount = *t.FlatAmount
+			}
+			params.Tiers = append(params.Tiers, tier)
+		}
+	}
+	if r := want.Recurring; r != nil {
+		params.Recurring = &stripeapi.Recurring{Interval: string(r.Interval), IntervalCount: int64(r.IntervalCount), UsageType: string(r.UsageType), AggregateUsage: string(r.AggregateUsage)}
+	}
+	return params
+}

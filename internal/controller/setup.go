@@ -1,0 +1,66 @@
+// Package controller wires every kind's controller into a manager. The reconcile loop of each kind is
+// in package managed (the generic loop) and the kind's own package (its Stripe adapter):
+//
+//	StripeConnection       -> stripeconnection/controller.go
+//	BillingPlan            -> billingplan/adapter.go
+package controller
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/cloudip/stripe-operator/internal/controller/billingplan"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/controller/stripeconnection"
+	"github.com/cloudip/stripe-operator/internal/stripeapi"
+)
+
+// The operator's own RBAC: read connections and write their status, read the namespaces that
+// allowedNamespaces selects, and emit events. Secrets are read only in the namespaces given by
+// --secret-namespaces (a namespaced Role, see config/rbac/secret_reader_role.yaml).
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Options configure every controller.
+type Options struct {
+	// ClusterID goes into the tags of every Stripe object created.
+	ClusterID string
+	// Resync is how often an object in sync is observed again (jittered).
+	Resync time.Duration
+	// SecretNamespaces are the only namespaces whose Secrets may hold API keys.
+	SecretNamespaces []string
+	// Concurrency is MaxConcurrentReconciles by kind ("BillingPlan": 4); absent kinds get 1.
+	Concurrency map[string]int
+	// HTTPClient sends Stripe requests (nil: a default with a timeout).
+	HTTPClient *http.Client
+	// Metrics records Stripe calls (nil: none).
+	Metrics *stripeapi.Metrics
+}
+
+// SetupAll registers every controller with the manager. They share one pool of Stripe clients, and so
+// one token bucket per connection.
+func SetupAll(mgr ctrl.Manager, o Options) error {
+	pool := stripeapi.NewPool(o.Metrics, mgr.GetLogger().WithName("stripe"))
+	connections := managed.NewConnections(mgr.GetClient(), pool, o.SecretNamespaces, o.HTTPClient)
+
+	if err := stripeconnection.New(mgr.GetClient(), connections, mgr.GetEventRecorder("stripe-operator-stripeconnection"), resyncOrDefault(o.Resync)).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync}
+	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind]}); err != nil {
+		return fmt.Errorf("billing plans: %w", err)
+	}
+	return nil
+}
+
+func resyncOrDefault(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 10 * time.Hour
+	}
+	return d
+}
