@@ -162,4 +162,3 @@ func (r *Reconciler) connectionsUsingSecret(ctx context.Context, secret client.O
 	}
 	return requests
 }
-
