@@ -122,7 +122,11 @@ func (b *specBundle) checkSpec(r *http.Request, body []byte) *Error {
 	rec := httptest.NewRecorder()
 	b.stub.HandleRequest(rec, clone)
 	if rec.Code < 400 {
-		return nil
+		// stripe-mock accepts unknown keys inside nested objects, because
+		// Stripe's spec only marks the top level additionalProperties:
+		// false; Stripe itself refuses them ("Received unknown parameter:
+		// recurring[every]"), so the emulator does too.
+		return b.unknownNested(r, body)
 	}
 	var mock struct {
 		Error struct {
@@ -144,9 +148,29 @@ func (b *specBundle) checkSpec(r *http.Request, body []byte) *Error {
 	return newError(rec.Code, TypeInvalidRequest, "", "", "Request refused by Stripe's API spec (stripe-mock): "+msg)
 }
 
+// unknownNested reports the first parameter, at any depth, that the
+// operation's schema does not declare.
+func (b *specBundle) unknownNested(r *http.Request, body []byte) *Error {
+	schema, data := b.parsedFor(r, body)
+	if schema == nil {
+		return nil
+	}
+	return b.walk(schema, data, "", true)
+}
+
 // explain finds what is wrong with a request stripe-mock refused, and says
 // so the way Stripe does ("Received unknown parameter: recurring[foo]").
 func (b *specBundle) explain(r *http.Request, body []byte) *Error {
+	schema, data := b.parsedFor(r, body)
+	if schema == nil {
+		return nil
+	}
+	return b.walk(schema, data, "", false)
+}
+
+// parsedFor returns the request schema of the operation r targets and r's
+// decoded parameters.
+func (b *specBundle) parsedFor(r *http.Request, body []byte) (*spec.Schema, map[string]any) {
 	var schema *spec.Schema
 	for _, op := range b.ops {
 		if op.method == r.Method && op.re.MatchString(r.URL.Path) {
@@ -155,15 +179,15 @@ func (b *specBundle) explain(r *http.Request, body []byte) *Error {
 		}
 	}
 	if schema == nil {
-		return nil
+		return nil, nil
 	}
 	clone := r.Clone(r.Context())
 	clone.Body = io.NopCloser(bytes.NewReader(body))
 	data, err := param.ParseParams(clone)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return b.walk(schema, data, "")
+	return schema, data
 }
 
 func child(name, key string) string {
@@ -180,8 +204,10 @@ func (b *specBundle) deref(s *spec.Schema) *spec.Schema {
 	return s
 }
 
-// walk returns the first problem with val under schema, or nil.
-func (b *specBundle) walk(s *spec.Schema, val any, name string) *Error {
+// walk returns the first problem with val under schema, or nil. With
+// unknownOnly it looks only for undeclared keys, treating every object that
+// declares properties as closed.
+func (b *specBundle) walk(s *spec.Schema, val any, name string, unknownOnly bool) *Error {
 	s = b.deref(s)
 	if s == nil {
 		return nil
@@ -189,7 +215,7 @@ func (b *specBundle) walk(s *spec.Schema, val any, name string) *Error {
 	if len(s.AnyOf) > 0 {
 		var best *Error
 		for _, branch := range s.AnyOf {
-			e := b.walk(branch, val, name)
+			e := b.walk(branch, val, name, unknownOnly)
 			if e == nil {
 				return nil
 			}
@@ -203,21 +229,27 @@ func (b *specBundle) walk(s *spec.Schema, val any, name string) *Error {
 	case s.Type == "object" || s.Properties != nil:
 		m, ok := val.(map[string]any)
 		if !ok {
+			if unknownOnly {
+				return nil // a scalar where an object goes: stripe-mock's call
+			}
 			return InvalidRequest(name, "Invalid hash")
 		}
 		for _, k := range sortedKeys(m) {
 			switch prop := s.Properties[k]; {
 			case prop != nil:
-				if e := b.walk(prop, m[k], child(name, k)); e != nil {
+				if e := b.walk(prop, m[k], child(name, k), unknownOnly); e != nil {
 					return e
 				}
 			case s.AdditionalProperties != nil:
-				if e := b.walk(s.AdditionalProperties, m[k], child(name, k)); e != nil {
+				if e := b.walk(s.AdditionalProperties, m[k], child(name, k), unknownOnly); e != nil {
 					return e
 				}
-			case !s.AdditionalPropertiesAllowed:
+			case !s.AdditionalPropertiesAllowed || (unknownOnly && len(s.Properties) > 0):
 				return InvalidRequestCode("parameter_unknown", child(name, k), "Received unknown parameter: %s", child(name, k))
 			}
+		}
+		if unknownOnly {
+			return nil
 		}
 		for _, req := range s.Required {
 			if _, ok := m[req]; !ok {
@@ -227,14 +259,20 @@ func (b *specBundle) walk(s *spec.Schema, val any, name string) *Error {
 	case s.Type == "array":
 		items, ok := NewParams(map[string]any{"v": val}).List("v")
 		if !ok {
+			if unknownOnly {
+				return nil
+			}
 			return InvalidRequest(name, "Invalid array")
 		}
 		for i, it := range items {
-			if e := b.walk(s.Items, it, fmt.Sprintf("%s[%d]", name, i)); e != nil {
+			if e := b.walk(s.Items, it, fmt.Sprintf("%s[%d]", name, i), unknownOnly); e != nil {
 				return e
 			}
 		}
 	default:
+		if unknownOnly {
+			return nil
+		}
 		str, ok := val.(string)
 		if !ok {
 			return InvalidRequest(name, "Invalid %s: expected a single value, got a nested one", name)
