@@ -3,6 +3,7 @@ package emulator
 import (
 	"math"
 	"path"
+	"strings"
 	"sync"
 	"time"
 )
@@ -113,8 +114,10 @@ func (rl *rateLimiter) allow(method, pattern string) bool {
 }
 
 // matchTarget reports whether a rule for (ruleMethod, rulePath) covers a
-// request: empty means any; rulePath is a glob matched against the route
-// pattern and, when given, the concrete path.
+// request: empty means any; rulePath is a glob (path.Match: * stays within
+// a segment) matched against the route pattern and, when given, the
+// concrete path, except that a trailing * matches any rest of the path
+// (/v1/prices* covers /v1/prices/{price}).
 func matchTarget(ruleMethod, rulePath, method, pattern, rawPath string) bool {
 	if ruleMethod != "" && ruleMethod != method {
 		return false
@@ -127,6 +130,9 @@ func matchTarget(ruleMethod, rulePath, method, pattern, rawPath string) bool {
 			continue
 		}
 		if ok, _ := path.Match(rulePath, p); ok {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(rulePath, "*"); ok && !strings.ContainsAny(prefix, "*?[") && strings.HasPrefix(p, prefix) {
 			return true
 		}
 	}
