@@ -148,7 +148,7 @@ func (c *Client) GetPlatformAccount(ctx context.Context) (*PlatformAccount, erro
 		a := &stripe.Account{}
 		// account.Client.Get takes no params, hence no context: call the backend directly.
 		if err := c.backend.Call(http.MethodGet, "/v1/account", c.key, p, a); err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = &PlatformAccount{
 			ID:              a.ID,
@@ -179,7 +179,7 @@ func (c *Client) CreateAccount(ctx context.Context, p AccountCreateParams) (*Acc
 		}
 		md, err := mergeMetadata(p.Metadata, &p.Tags)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		sp := &stripe.AccountParams{
 			Params:          c.params(ctx, p.IdempotencyKey),
@@ -198,7 +198,7 @@ func (c *Client) CreateAccount(ctx context.Context, p AccountCreateParams) (*Acc
 		}
 		a, err := c.accounts().New(sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = accountFromStripe(a)
 		return nil
@@ -212,7 +212,7 @@ func (c *Client) GetAccount(ctx context.Context, id string) (*Account, error) {
 	err := c.call(ctx, resourceAccount, "get", id, func(ctx context.Context) error {
 		a, err := c.accounts().GetByID(id, &stripe.AccountParams{Params: c.params(ctx, "")})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		if a.Deleted {
 			return notFound(resourceAccount, id)
@@ -256,7 +256,7 @@ func (c *Client) UpdateAccount(ctx context.Context, id string, p AccountUpdatePa
 		}
 		a, err := c.accounts().Update(id, sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = accountFromStripe(a)
 		return nil
@@ -268,7 +268,7 @@ func (c *Client) UpdateAccount(ctx context.Context, id string, p AccountUpdatePa
 func (c *Client) DeleteAccount(ctx context.Context, id string) error {
 	return c.call(ctx, resourceAccount, "delete", id, func(ctx context.Context) error {
 		_, err := c.accounts().Del(id, &stripe.AccountParams{Params: c.params(ctx, "")})
-		return err
+		return sdkErr(err)
 	})
 }
 
@@ -288,7 +288,7 @@ func (c *Client) listAccounts(ctx context.Context, created *stripe.RangeQueryPar
 		lp := &stripe.AccountListParams{ListParams: c.listParams(ctx, limit), CreatedRange: created}
 		var err error
 		out, err = collect(c.accounts().List(lp).Iter, limit, accountValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }

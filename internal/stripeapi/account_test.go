@@ -75,7 +75,7 @@ func TestCreateAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	form := f.last(t).Form
-	for k, v := range map[string]string{
+	wantForm(t, form, map[string]string{
 		"country": "DE", "email": "ops@tenant.example", "business_type": "company",
 		"controller[fees][payer]": "application", "controller[losses][payments]": "application",
 		"controller[requirement_collection]": "application", "controller[stripe_dashboard][type]": "none",
@@ -87,11 +87,7 @@ func TestCreateAccount(t *testing.T) {
 		"settings[payouts][schedule][delay_days]":               "7",
 		"settings[payouts][schedule][weekly_anchor]":            "friday",
 		"metadata[cloudip_uid]":                                 "t-uid",
-	} {
-		if got := form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 	for _, k := range []string{"type", "controller[type]", "controller[is_controller]", "business_profile[mcc]"} {
 		if form.Has(k) {
 			t.Errorf("sent %s = %q, want it absent", k, form.Get(k))

@@ -51,7 +51,7 @@ func (c *Client) CreateAccountLink(ctx context.Context, p AccountLinkCreateParam
 			Collect:    strPtr(p.Collect),
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = &AccountLink{URL: l.URL, Created: unixTime(l.Created), ExpiresAt: unixTime(l.ExpiresAt)}
 		return nil

@@ -80,14 +80,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
+	wantForm(t, f.last(t).Form, map[string]string{
 		"customer": "cus_1", "items[0][price]": "price_m", "items[0][quantity]": "3",
 		"trial_period_days": "14", "proration_behavior": "none", "payment_behavior": "default_incomplete",
-	} {
-		if got := f.last(t).Form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 	if got.Status != "trialing" || got.CustomerID != "cus_1" || got.LatestInvoiceID != "in_1" ||
 		len(got.Items) != 1 || got.Items[0] != (SubscriptionItem{ID: "si_1", PriceID: "price_m", Quantity: 3}) ||
 		!got.TrialEnd.Equal(time.Unix(1701209600, 0)) {
@@ -102,14 +98,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
+	wantForm(t, f.last(t).Form, map[string]string{
 		"items[0][id]": "si_1", "items[0][price]": "price_y", "items[0][quantity]": "5",
 		"items[1][id]": "si_old", "items[1][deleted]": "true", "proration_behavior": "always_invoice",
-	} {
-		if got := f.last(t).Form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 
 	if _, err := c.CancelSubscription(ctx, "sub_1", SubscriptionCancelParams{Prorate: true}); err != nil {
 		t.Fatal(err)
@@ -162,14 +154,10 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	if got.Secret != "whsec_once" || got.Status != "enabled" || len(got.EnabledEvents) != 2 {
 		t.Errorf("created %+v", got)
 	}
-	for k, v := range map[string]string{
+	wantForm(t, f.last(t).Form, map[string]string{
 		"url": "https://relay.example/stripe", "enabled_events[0]": "account.updated", "enabled_events[1]": "invoice.paid",
 		"connect": "true", "api_version": APIVersion,
-	} {
-		if got := f.last(t).Form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 	read, err := c.GetWebhookEndpoint(ctx, "we_1")
 	if err != nil || read.Secret != "" {
 		t.Errorf("get: %+v, %v", read, err)

@@ -302,5 +302,20 @@ func collect[S any, T any](it *stripe.Iter, limit int, conv func(S) T, keep func
 			out = append(out, t)
 		}
 	}
-	return out, it.Err()
+	return out, sdkErr(it.Err())
 }
+
+// sdkErr marks an error as stripe-go's on its way to Client.call, which converts it into an *Error
+// (stripe-go's *stripe.Error stays reachable through Unwrap).
+func sdkErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &sdkError{err: err}
+}
+
+type sdkError struct{ err error }
+
+func (e *sdkError) Error() string { return e.err.Error() }
+
+func (e *sdkError) Unwrap() error { return e.err }

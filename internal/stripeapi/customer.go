@@ -75,7 +75,7 @@ func (c *Client) CreateCustomer(ctx context.Context, p CustomerCreateParams) (*C
 			Phone:       strPtr(p.Phone),
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = customerFromStripe(sc)
 		return nil
@@ -89,7 +89,7 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (*Customer, error) 
 	err := c.call(ctx, resourceCustomer, "get", id, func(ctx context.Context) error {
 		sc, err := c.customers().Get(id, &stripe.CustomerParams{Params: c.params(ctx, "")})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		if sc.Deleted {
 			return notFound(resourceCustomer, id)
@@ -120,7 +120,7 @@ func (c *Client) UpdateCustomer(ctx context.Context, id string, p CustomerUpdate
 			Phone:       p.Phone,
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = customerFromStripe(sc)
 		return nil
@@ -132,7 +132,7 @@ func (c *Client) UpdateCustomer(ctx context.Context, id string, p CustomerUpdate
 func (c *Client) DeleteCustomer(ctx context.Context, id string) error {
 	return c.call(ctx, resourceCustomer, "delete", id, func(ctx context.Context) error {
 		_, err := c.customers().Del(id, &stripe.CustomerParams{Params: c.params(ctx, "")})
-		return err
+		return sdkErr(err)
 	})
 }
 
@@ -154,7 +154,7 @@ func (c *Client) listCustomers(ctx context.Context, lp *stripe.CustomerListParam
 		lp.ListParams = c.listParams(ctx, limit)
 		var err error
 		out, err = collect(c.customers().List(lp).Iter, limit, customerValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }

@@ -16,16 +16,16 @@ type Class string
 const (
 	// ClassNone is the class of a nil error.
 	ClassNone Class = ""
-	// ClassNotFound: the object addressed by the call does not exist (HTTP 404, or a deleted object
+	// ClassNotFound means the object addressed by the call does not exist (HTTP 404, or a deleted object
 	// Stripe still answers for). Observe reports "does not exist"; Delete treats it as done.
 	ClassNotFound Class = "NotFound"
-	// ClassTerminal: Stripe refused the request itself (4xx other than 401, 403, 404, 409 and 429,
+	// ClassTerminal means Stripe refused the request itself (4xx other than 401, 403, 404, 409 and 429,
 	// including idempotency_error, a referenced object missing (400 resource_missing) and
 	// account_invalid). Retrying the same request cannot succeed: wait for the spec to change.
 	ClassTerminal Class = "Terminal"
-	// ClassAuth: the API key is refused (401) or lacks permission (403). The connection is not ready.
+	// ClassAuth means the API key is refused (401) or lacks permission (403). The connection is not ready.
 	ClassAuth Class = "Auth"
-	// ClassRetryable: rate limited (429), conflicts and lock timeouts (409, lock_timeout,
+	// ClassRetryable means rate limited (429), conflicts and lock timeouts (409, lock_timeout,
 	// idempotency_key_in_use), Stripe-side failures (5xx), network errors, budget waits cut short by
 	// the context. Retry with backoff.
 	ClassRetryable Class = "Retryable"
@@ -75,6 +75,9 @@ type Error struct {
 
 // Error returns a one-line description fit for a condition message.
 func (e *Error) Error() string {
+	if e.Code == codeInvalidParams {
+		return "stripeapi: refused before sending: " + e.Message
+	}
 	var b strings.Builder
 	b.WriteString("stripe:")
 	if e.HTTPStatus != 0 {

@@ -2,11 +2,14 @@ package stripeapi
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+const labelConnection = "connection"
 
 // OutcomeSuccess is the outcome label of a call that returned no error; failed calls are labelled
 // with their Class.
@@ -34,21 +37,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stripe_api_calls_total",
 			Help: "Stripe API calls by resource, method and outcome (Success or the error class).",
-		}, []string{"connection", "resource", "method", "outcome"}),
+		}, []string{labelConnection, "resource", "method", "outcome"}),
 		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stripe_api_call_duration_seconds",
 			Help:    "Duration of Stripe API calls, including the wait for the request budget.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"connection", "resource", "method"}),
+		}, []string{labelConnection, "resource", "method"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stripe_api_requests_total",
 			Help: "HTTP requests sent to Stripe by HTTP method and status code (0: no response).",
-		}, []string{"connection", "method", "code"}),
+		}, []string{labelConnection, "method", "code"}),
 		budgetWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stripe_api_budget_wait_seconds",
 			Help:    "Time requests waited on the connection's token bucket before being sent.",
 			Buckets: []float64{.0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"connection"}),
+		}, []string{labelConnection}),
 	}
 	if reg == nil {
 		return m, nil
@@ -77,7 +80,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 				return existing, nil
 			}
 		}
-		return c, err
+		return c, fmt.Errorf("stripeapi: register metrics: %w", err)
 	}
 	return c, nil
 }

@@ -90,7 +90,7 @@ func (p *Pool) Len() int {
 // kept in the clear outside the Client.
 func fingerprint(cfg Config) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s|%d:%s|%d:%s|%v|%d|%d",
+	_, _ = fmt.Fprintf(h, "%d:%s|%d:%s|%d:%s|%v|%d|%d",
 		len(cfg.APIKey), cfg.APIKey, len(cfg.BaseURL), cfg.BaseURL, len(cfg.Name), cfg.Name,
 		cfg.Budget.RequestsPerSecond, cfg.Budget.Burst, cfg.Timeout)
 	return hex.EncodeToString(h.Sum(nil))

@@ -162,7 +162,7 @@ func (c *Client) CreatePrice(ctx context.Context, p PriceCreateParams) (*Price, 
 		sp.AddExpand("tiers")
 		pr, err := c.prices().New(sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = priceFromStripe(pr)
 		return nil
@@ -178,7 +178,7 @@ func (c *Client) GetPrice(ctx context.Context, id string) (*Price, error) {
 		sp.AddExpand("tiers")
 		pr, err := c.prices().Get(id, sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		if pr.Deleted {
 			return notFound(resourcePrice, id)
@@ -214,7 +214,7 @@ func (c *Client) UpdatePrice(ctx context.Context, id string, p PriceUpdateParams
 		sp.AddExpand("tiers")
 		pr, err := c.prices().Update(id, sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = priceFromStripe(pr)
 		return nil
@@ -248,7 +248,7 @@ func (c *Client) listPrices(ctx context.Context, lp *stripe.PriceListParams, lim
 		lp.AddExpand("data.tiers")
 		var err error
 		out, err = collect(c.prices().List(lp).Iter, limit, priceValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }

@@ -41,18 +41,14 @@ func TestCreateTieredPrice(t *testing.T) {
 		t.Fatal(err)
 	}
 	form := f.last(t).Form
-	for k, v := range map[string]string{
+	wantForm(t, form, map[string]string{
 		"product": "prod_1", "currency": "eur", "billing_scheme": "tiered", "tiers_mode": "graduated",
 		"tiers[0][up_to]": "1000", "tiers[0][unit_amount]": "0",
 		"tiers[1][up_to]": "inf", "tiers[1][unit_amount]": "2", "tiers[1][flat_amount]": "500",
 		"recurring[interval]": "month", "recurring[usage_type]": "metered", "recurring[aggregate_usage]": "sum",
 		"lookup_key": "gold-usage", "transfer_lookup_key": "true", "tax_behavior": "exclusive",
 		"expand[0]": "tiers", "metadata[cloudip_component]": "usage",
-	} {
-		if got := form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 	for _, k := range []string{"unit_amount", "tiers[0][flat_amount]", "recurring[interval_count]"} {
 		if form.Has(k) {
 			t.Errorf("sent %s = %q, want it absent", k, form.Get(k))

@@ -91,7 +91,7 @@ func (c *Client) CreateProduct(ctx context.Context, p ProductCreateParams) (*Pro
 			Active:              p.Active,
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = productFromStripe(sp)
 		return nil
@@ -105,7 +105,7 @@ func (c *Client) GetProduct(ctx context.Context, id string) (*Product, error) {
 	err := c.call(ctx, resourceProduct, "get", id, func(ctx context.Context) error {
 		sp, err := c.products().Get(id, &stripe.ProductParams{Params: c.params(ctx, "")})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		if sp.Deleted {
 			return notFound(resourceProduct, id)
@@ -140,7 +140,7 @@ func (c *Client) UpdateProduct(ctx context.Context, id string, p ProductUpdatePa
 			DefaultPrice:        p.DefaultPriceID,
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = productFromStripe(sp)
 		return nil
@@ -152,7 +152,7 @@ func (c *Client) UpdateProduct(ctx context.Context, id string, p ProductUpdatePa
 func (c *Client) DeleteProduct(ctx context.Context, id string) error {
 	return c.call(ctx, resourceProduct, "delete", id, func(ctx context.Context) error {
 		_, err := c.products().Del(id, &stripe.ProductParams{Params: c.params(ctx, "")})
-		return err
+		return sdkErr(err)
 	})
 }
 
@@ -174,7 +174,7 @@ func (c *Client) listProducts(ctx context.Context, lp *stripe.ProductListParams,
 		lp.ListParams = c.listParams(ctx, limit)
 		var err error
 		out, err = collect(c.products().List(lp).Iter, limit, productValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }

@@ -166,3 +166,13 @@ func frozenLimiter(burst int) *rate.Limiter {
 func testTags() Tags {
 	return Tags{UID: "9b2f-uid", NamespacedName: "team-a/gold", Kind: "BillingPlan", ClusterID: "prod-eu"}
 }
+
+// wantForm checks the form values of a request.
+func wantForm(t *testing.T, got url.Values, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+}

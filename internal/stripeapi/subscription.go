@@ -151,7 +151,7 @@ func (c *Client) CreateSubscription(ctx context.Context, p SubscriptionCreatePar
 		}
 		s, err := c.subscriptions().New(sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = subscriptionFromStripe(s)
 		return nil
@@ -165,7 +165,7 @@ func (c *Client) GetSubscription(ctx context.Context, id string) (*Subscription,
 	err := c.call(ctx, resourceSubscription, "get", id, func(ctx context.Context) error {
 		s, err := c.subscriptions().Get(id, &stripe.SubscriptionParams{Params: c.params(ctx, "")})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = subscriptionFromStripe(s)
 		return nil
@@ -203,7 +203,7 @@ func (c *Client) UpdateSubscription(ctx context.Context, id string, p Subscripti
 		}
 		s, err := c.subscriptions().Update(id, sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = subscriptionFromStripe(s)
 		return nil
@@ -224,7 +224,7 @@ func (c *Client) CancelSubscription(ctx context.Context, id string, p Subscripti
 		}
 		s, err := c.subscriptions().Cancel(id, sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = subscriptionFromStripe(s)
 		return nil
@@ -259,7 +259,7 @@ func (c *Client) listSubscriptions(ctx context.Context, lp *stripe.SubscriptionL
 		lp.ListParams = c.listParams(ctx, limit)
 		var err error
 		out, err = collect(c.subscriptions().List(lp).Iter, limit, subscriptionValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }

@@ -139,7 +139,7 @@ func mergeMetadata(user map[string]string, tags *Tags) (map[string]string, error
 func IdempotencyKey(uid string, generation int64, purpose string) string {
 	h := sha256.New()
 	// Length-prefixed so that no two different inputs hash the same bytes.
-	fmt.Fprintf(h, "%d:%s|%s|%d:%s", len(uid), uid, strconv.FormatInt(generation, 10), len(purpose), purpose)
+	_, _ = fmt.Fprintf(h, "%d:%s|%s|%d:%s", len(uid), uid, strconv.FormatInt(generation, 10), len(purpose), purpose)
 	sum := hex.EncodeToString(h.Sum(nil))
 
 	clean := make([]rune, 0, 64)
@@ -165,7 +165,7 @@ func Digest(values ...any) string {
 	enc := json.NewEncoder(h)
 	for _, v := range values {
 		if err := enc.Encode(v); err != nil {
-			fmt.Fprintf(h, "%#v\n", v)
+			_, _ = fmt.Fprintf(h, "%#v\n", v)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]

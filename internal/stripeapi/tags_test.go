@@ -123,14 +123,10 @@ func TestCreateSendsTagsAndRefusesReservedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	form := f.last(t).Form
-	for k, v := range map[string]string{
+	wantForm(t, form, map[string]string{
 		"metadata[cloudip_uid]": "9b2f-uid", "metadata[cloudip_name]": "team-a/gold", "metadata[cloudip_kind]": "BillingPlan",
 		"metadata[cloudip_cluster]": "prod-eu", "metadata[tier]": "gold", "name": "Gold",
-	} {
-		if got := form.Get(k); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
+	})
 
 	before := len(f.seen())
 	for name, p := range map[string]ProductCreateParams{

@@ -78,7 +78,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if ctx.Err() == nil {
 			// rate's "would exceed context deadline": the deadline cannot be met.
-			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 		}
 		return nil, fmt.Errorf("stripeapi: waiting for the request budget: %w", err)
 	}
@@ -109,7 +109,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 		info.record(resp)
 	}
-	return resp, err
+	return resp, err //nolint:wrapcheck // http.Client wraps it in a *url.Error naming the method and URL
 }
 
 // cancelOnClose releases a request's timeout once its body has been read and closed.
@@ -121,5 +121,5 @@ type cancelOnClose struct {
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
-	return err
+	return err //nolint:wrapcheck // a RoundTripper's body must return the underlying Close error as is
 }

@@ -88,7 +88,7 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, p WebhookEndpointCre
 		}
 		we, err := c.webhookEndpoints().New(sp)
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = webhookEndpointFromStripe(we)
 		return nil
@@ -102,7 +102,7 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, id string) (*WebhookEnd
 	err := c.call(ctx, resourceWebhookEndpoint, "get", id, func(ctx context.Context) error {
 		we, err := c.webhookEndpoints().Get(id, &stripe.WebhookEndpointParams{Params: c.params(ctx, "")})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		if we.Deleted {
 			return notFound(resourceWebhookEndpoint, id)
@@ -133,7 +133,7 @@ func (c *Client) UpdateWebhookEndpoint(ctx context.Context, id string, p Webhook
 			Disabled:      p.Disabled,
 		})
 		if err != nil {
-			return err
+			return sdkErr(err)
 		}
 		out = webhookEndpointFromStripe(we)
 		return nil
@@ -145,7 +145,7 @@ func (c *Client) UpdateWebhookEndpoint(ctx context.Context, id string, p Webhook
 func (c *Client) DeleteWebhookEndpoint(ctx context.Context, id string) error {
 	return c.call(ctx, resourceWebhookEndpoint, "delete", id, func(ctx context.Context) error {
 		_, err := c.webhookEndpoints().Del(id, &stripe.WebhookEndpointParams{Params: c.params(ctx, "")})
-		return err
+		return sdkErr(err)
 	})
 }
 
@@ -166,7 +166,7 @@ func (c *Client) listWebhookEndpoints(ctx context.Context, keep func(WebhookEndp
 		lp := &stripe.WebhookEndpointListParams{ListParams: c.listParams(ctx, 0)}
 		var err error
 		out, err = collect(c.webhookEndpoints().List(lp).Iter, 0, webhookEndpointValue, keep)
-		return err
+		return sdkErr(err)
 	})
 	return out, err
 }
