@@ -156,3 +156,29 @@ func TestIdempotencyKeyInUse(t *testing.T) {
 		t.Fatalf("claim after release: %v %v", rec, err)
 	}
 }
+
+// Rule 4 under concurrency: many clients racing with one key create one
+// object; the others get the replay or are told the key is in use.
+func TestIdempotencyUnderConcurrency(t *testing.T) {
+	e := newEnv(t, Options{})
+	const n = 16
+	statuses := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			resp, err := rawPost(e, "/v1/products", "name=race", "race-key")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			statuses <- resp.StatusCode
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if s := <-statuses; s != 200 && s != http.StatusConflict {
+			t.Fatalf("status %d", s)
+		}
+	}
+	if got := countObjects(t, e, e.PlatformAccount(), "product"); got != 1 {
+		t.Fatalf("%d products from one key", got)
+	}
+}
