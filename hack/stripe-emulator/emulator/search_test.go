@@ -108,7 +108,7 @@ func TestPriceSearch(t *testing.T) {
 func TestSearchQueryErrors(t *testing.T) {
 	e := newEnv(t, Options{})
 	cases := map[string]string{
-		"colour:'red'": "Field `colour` is an unsupported search field for resource `products`. See http://stripe.com/docs/search#query-fields-for-products for a list of supported fields.",
+		"colour:'red'":                      "Field `colour` is an unsupported search field for resource `products`. See http://stripe.com/docs/search#query-fields-for-products for a list of supported fields.",
 		"name:'a' AND name:'b' OR name:'c'": "Search queries cannot combine AND and OR.",
 		"metadata['k']":                     searchSyntaxHelp,
 		"name:gold":                         "Invalid query for field `name`: string values must be quoted",
