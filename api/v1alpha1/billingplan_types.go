@@ -99,7 +99,7 @@ type Product struct {
 	// +optional
 	TaxCode string `json:"taxCode,omitempty"`
 
-	// Metadata is sent to Stripe as the product's metadata (at most 46 keys here; see Metadata).
+	// Metadata is sent to Stripe as the product's metadata (at most 45 keys, none starting with cloudip_).
 	// +optional
 	Metadata Metadata `json:"metadata,omitempty"`
 }
@@ -235,7 +235,7 @@ type Price struct {
 	// +optional
 	Active *bool `json:"active,omitempty"`
 
-	// Metadata is sent to Stripe as the price's metadata (at most 46 keys here; see Metadata).
+	// Metadata is sent to Stripe as the price's metadata (at most 45 keys, none starting with cloudip_).
 	// +optional
 	Metadata Metadata `json:"metadata,omitempty"`
 }
@@ -316,7 +316,6 @@ type BillingPlanStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.status.productID`
-// +kubebuilder:printcolumn:name="Prices",type=string,JSONPath=`.status.prices[*].key`
 // +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

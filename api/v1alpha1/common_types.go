@@ -174,12 +174,14 @@ type ManagedStatus struct {
 }
 
 // Metadata is a set of key-value pairs sent to Stripe as the object's metadata. Stripe allows 50 keys;
-// the operator adds 4 of its own (the object's UID, namespace/name, kind and the cluster id) to every
-// object it creates, so 46 are left here. Keys are at most 40 characters without '[' or ']', values at
-// most 500 characters.
-// +kubebuilder:validation:MaxProperties=46
+// the operator adds up to 5 tags of its own (keys starting with cloudip_: the object's UID,
+// namespace/name, kind, the cluster id and the component) to every object it creates, so 45 are left
+// here and the cloudip_ prefix is reserved. Keys are at most 40 characters without '[' or ']', values
+// at most 500 characters.
+// +kubebuilder:validation:MaxProperties=45
 // +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 40)",message="metadata keys must be at most 40 characters (Stripe's limit)"
 // +kubebuilder:validation:XValidation:rule="self.all(k, !k.contains('[') && !k.contains(']'))",message="metadata keys must not contain '[' or ']' (Stripe's limit)"
+// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('cloudip_'))",message="metadata keys starting with cloudip_ are reserved for the operator's tags"
 // +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 500)",message="metadata values must be at most 500 characters (Stripe's limit)"
 type Metadata map[string]string
 

@@ -43,7 +43,7 @@ type StripeEventSinkSpec struct {
 	// *.svc.cluster.local).
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="spec.url must be an absolute http(s) URL"
-	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || url(self).getHostname() == 'localhost' || (isIP(url(self).getHostname()) && ip(url(self).getHostname()).isLoopback()) || url(self).getHostname().endsWith('.svc') || url(self).getHostname().endsWith('.svc.cluster.local')",message="spec.url must use https; http is allowed only for loopback and in-cluster Service (*.svc, *.svc.cluster.local) hosts"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || self.matches('^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]]|[-a-z0-9.]+[.]svc|[-a-z0-9.]+[.]svc[.]cluster[.]local)(:[0-9]{1,5})?([/?#]|$)')",message="spec.url must use https; http is allowed only for loopback and in-cluster Service (*.svc, *.svc.cluster.local) hosts"
 	URL string `json:"url"`
 
 	// EventTypes filters the events sent: exact types (invoice.paid), prefixes (invoice.*) or "*".
