@@ -47,6 +47,14 @@ func (e *Emulator) AddEventListener(l EventListener) { e.bus.add(l) }
 // default) in the request's account. prev is data.previous_attributes for
 // *.updated events, nil otherwise.
 func (c *Call) Emit(typ string, obj Object, prev map[string]any) error {
+	return c.EmitIn(c.Account, typ, obj, prev)
+}
+
+// EmitIn is Emit for an event that belongs to another account than the
+// request's: e.g. account.updated, caused by a platform request but an
+// event of the connected account (so Connect endpoints receive it with
+// `account` set).
+func (c *Call) EmitIn(account, typ string, obj Object, prev map[string]any) error {
 	rendered, err := c.emu.renderObject(c.Tx, obj, nil, 0)
 	if err != nil {
 		return err
@@ -70,10 +78,10 @@ func (c *Call) Emit(typ string, obj Object, prev map[string]any) error {
 		"request":          map[string]any{"id": c.Req.ID, "idempotency_key": key},
 		"type":             typ,
 	}
-	if c.Req.Connected {
+	if account != c.emu.platform {
 		// `account` is only present on events that originate in a
 		// connected account; Connect webhooks route on it.
-		ev["account"] = c.Account
+		ev["account"] = account
 	}
 	listeners := c.emu.bus.snapshot()
 	for _, l := range listeners {
@@ -81,7 +89,7 @@ func (c *Call) Emit(typ string, obj Object, prev map[string]any) error {
 			l.InTx(c.Tx, ev)
 		}
 	}
-	if err := c.Insert("event", ev); err != nil {
+	if err := c.InsertIn(account, "event", ev); err != nil {
 		return err
 	}
 	stored := ev.Clone()

@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,37 @@ func TestNoOpUpdateIsSilent(t *testing.T) {
 	}
 	if n := len(e.events(t, e.PlatformAccount())); n != 1 {
 		t.Fatalf("%d events, want only product.created", n)
+	}
+}
+
+// Rule 8: Stripe's metadata limits (50 keys, 40-character keys, 500-character
+// values, no square brackets) and product list limits on images/features.
+func TestProductFieldLimits(t *testing.T) {
+	e := newEnv(t, Options{})
+	var many []string
+	for i := 0; i < 51; i++ {
+		many = append(many, fmt.Sprintf("metadata[k%d]=v", i))
+	}
+	cases := []struct{ name, form, param string }{
+		{"51 keys", "name=x&" + strings.Join(many, "&"), "metadata"},
+		{"long key", "name=x&metadata[" + strings.Repeat("k", 41) + "]=v", "metadata[" + strings.Repeat("k", 41) + "]"},
+		{"long value", "name=x&metadata[k]=" + strings.Repeat("v", 501), "metadata[k]"},
+		{"9 images", "name=x" + strings.Repeat("&images[]=https://i", 9), "images"},
+	}
+	for _, tc := range cases {
+		r := e.do(t, "POST", "/v1/products", tc.form)
+		if r.status != 400 || r.errField("param") != tc.param {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+		}
+	}
+	if r := e.do(t, "POST", "/v1/products", "name=x&"+strings.Join(many[:50], "&")); r.status != 200 {
+		t.Fatalf("50 keys are allowed: %d %s", r.status, r.body)
+	}
+	// Lists expand the default price per item.
+	e.do(t, "POST", "/v1/products", "name=y&default_price_data[currency]=usd&default_price_data[unit_amount]=5")
+	r := e.do(t, "GET", "/v1/products", "limit=1&expand[]=data.default_price")
+	dp, _ := r.obj["data"].([]any)[0].(map[string]any)["default_price"].(map[string]any)
+	if dp["unit_amount"] != float64(5) {
+		t.Fatalf("data.default_price: %s", r.body)
 	}
 }
