@@ -271,10 +271,12 @@ type KubectlError struct {
 	Err    error
 }
 
+// Error returns the command, its exit status and stderr.
 func (k *KubectlError) Error() string {
 	return fmt.Sprintf("kubectl %s: %v: %s", strings.Join(k.Args, " "), k.Err, strings.TrimSpace(k.Stderr))
 }
 
+// Unwrap returns the exec error (usually an *exec.ExitError).
 func (k *KubectlError) Unwrap() error { return k.Err }
 
 // Kubectl runs the control plane's kubectl against this Env (its own kubeconfig and discovery cache)
@@ -293,7 +295,7 @@ func (e *Env) KubectlInput(stdin string, args ...string) (string, error) {
 // KubectlContext is KubectlInput with a caller's context.
 func (e *Env) KubectlContext(ctx context.Context, stdin string, args ...string) (string, error) {
 	full := append([]string{"--kubeconfig", e.KubeconfigPath, "--cache-dir", e.cacheDir}, args...)
-	cmd := exec.CommandContext(ctx, e.KubectlPath(), full...) //nolint:gosec // test helper: args come from tests
+	cmd := exec.CommandContext(ctx, e.KubectlPath(), full...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.KubeconfigPath)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
