@@ -2,6 +2,7 @@ package stripeapi
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	stripe "github.com/stripe/stripe-go/v76"
@@ -18,6 +19,9 @@ type Price struct {
 	Currency  string
 	// UnitAmount, in the currency's minor unit; nil for tiered prices.
 	UnitAmount *int64
+	// UnitAmountDecimal is the same amount as a decimal string in the smallest currency unit
+	// ("1250", "0.05"); Stripe echoes it for integer amounts too.
+	UnitAmountDecimal string
 	// BillingScheme is per_unit or tiered.
 	BillingScheme string
 	// TiersMode is graduated or volume, for tiered prices.
@@ -41,6 +45,10 @@ type PriceTier struct {
 	UpTo       int64
 	UnitAmount int64
 	FlatAmount int64
+	// UnitAmountDecimal and FlatAmountDecimal are decimal strings (sub-unit precision); when set on
+	// create they are sent instead of the integer amounts.
+	UnitAmountDecimal string
+	FlatAmountDecimal string
 }
 
 // Recurring is a price's recurrence.
@@ -63,11 +71,13 @@ type PriceCreateParams struct {
 	ProductID      string
 	Currency       string
 	UnitAmount     *int64
-	TiersMode      string
-	Tiers          []PriceTier
-	Recurring      *Recurring
-	TaxBehavior    string
-	LookupKey      string
+	// UnitAmountDecimal is sent instead of UnitAmount when set.
+	UnitAmountDecimal string
+	TiersMode         string
+	Tiers             []PriceTier
+	Recurring         *Recurring
+	TaxBehavior       string
+	LookupKey         string
 	// TransferLookupKey moves LookupKey from the price holding it to this one.
 	TransferLookupKey bool
 	Nickname          string
@@ -133,18 +143,20 @@ func (c *Client) CreatePrice(ctx context.Context, p PriceCreateParams) (*Price, 
 		if p.TransferLookupKey {
 			sp.TransferLookupKey = stripe.Bool(true)
 		}
+		if p.UnitAmountDecimal != "" {
+			d, err := parseDecimal("unit_amount_decimal", p.UnitAmountDecimal)
+			if err != nil {
+				return err
+			}
+			sp.UnitAmount, sp.UnitAmountDecimal = nil, d
+		}
 		if len(p.Tiers) > 0 {
 			sp.BillingScheme = stripe.String("tiered")
 			sp.TiersMode = strPtr(p.TiersMode)
 			for _, t := range p.Tiers {
-				tp := &stripe.PriceTierParams{UnitAmount: stripe.Int64(t.UnitAmount)}
-				if t.UpTo == 0 {
-					tp.UpToInf = stripe.Bool(true)
-				} else {
-					tp.UpTo = stripe.Int64(t.UpTo)
-				}
-				if t.FlatAmount != 0 {
-					tp.FlatAmount = stripe.Int64(t.FlatAmount)
+				tp, err := tierParams(t)
+				if err != nil {
+					return err
 				}
 				sp.Tiers = append(sp.Tiers, tp)
 			}
@@ -276,10 +288,14 @@ func priceFromStripe(p *stripe.Price) *Price {
 	if p.BillingScheme != stripe.PriceBillingSchemeTiered && p.CustomUnitAmount == nil {
 		amount := p.UnitAmount
 		out.UnitAmount = &amount
+		out.UnitAmountDecimal = formatDecimal(p.UnitAmountDecimal)
 	}
 	for _, t := range p.Tiers {
 		if t != nil {
-			out.Tiers = append(out.Tiers, PriceTier{UpTo: t.UpTo, UnitAmount: t.UnitAmount, FlatAmount: t.FlatAmount})
+			out.Tiers = append(out.Tiers, PriceTier{
+				UpTo: t.UpTo, UnitAmount: t.UnitAmount, FlatAmount: t.FlatAmount,
+				UnitAmountDecimal: formatDecimal(t.UnitAmountDecimal), FlatAmountDecimal: formatDecimal(t.FlatAmountDecimal),
+			})
 		}
 	}
 	if r := p.Recurring; r != nil {
@@ -291,4 +307,46 @@ func priceFromStripe(p *stripe.Price) *Price {
 		}
 	}
 	return out
+}
+
+// tierParams renders one tier; decimal amounts, when given, replace the integer ones.
+func tierParams(t PriceTier) (*stripe.PriceTierParams, error) {
+	tp := &stripe.PriceTierParams{UnitAmount: stripe.Int64(t.UnitAmount)}
+	if t.UpTo == 0 {
+		tp.UpToInf = stripe.Bool(true)
+	} else {
+		tp.UpTo = stripe.Int64(t.UpTo)
+	}
+	if t.FlatAmount != 0 {
+		tp.FlatAmount = stripe.Int64(t.FlatAmount)
+	}
+	if t.UnitAmountDecimal != "" {
+		d, err := parseDecimal("tiers[].unit_amount_decimal", t.UnitAmountDecimal)
+		if err != nil {
+			return nil, err
+		}
+		tp.UnitAmount, tp.UnitAmountDecimal = nil, d
+	}
+	if t.FlatAmountDecimal != "" {
+		d, err := parseDecimal("tiers[].flat_amount_decimal", t.FlatAmountDecimal)
+		if err != nil {
+			return nil, err
+		}
+		tp.FlatAmount, tp.FlatAmountDecimal = nil, d
+	}
+	return tp, nil
+}
+
+// parseDecimal reads a decimal amount for stripe-go, which sends it with full precision.
+func parseDecimal(param, value string) (*float64, error) {
+	d, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return nil, invalidParams("%s: %q is not a decimal number", param, value)
+	}
+	return &d, nil
+}
+
+// formatDecimal renders a decimal amount the way Stripe does: no exponent, no trailing zeros.
+func formatDecimal(d float64) string {
+	return strconv.FormatFloat(d, 'f', -1, 64)
 }

@@ -12,8 +12,9 @@ var tieredPriceJSON = map[string]any{
 	"billing_scheme": "tiered", "tiers_mode": "graduated", "type": "recurring", "lookup_key": "gold-usage",
 	"unit_amount": nil, "created": 1700000000,
 	"tiers": []any{
-		map[string]any{"up_to": 1000, "unit_amount": 0, "flat_amount": nil},
-		map[string]any{"up_to": nil, "unit_amount": 2, "flat_amount": 500},
+		// As Stripe answers: each amount also as a decimal string, null where the amount is null.
+		map[string]any{"up_to": 1000, "unit_amount": 0, "unit_amount_decimal": "0", "flat_amount": nil, "flat_amount_decimal": nil},
+		map[string]any{"up_to": nil, "unit_amount": 2, "unit_amount_decimal": "2", "flat_amount": 500, "flat_amount_decimal": "500"},
 	},
 	"recurring": map[string]any{"interval": "month", "interval_count": 1, "usage_type": "metered", "aggregate_usage": "sum"},
 	"metadata":  map[string]string{},
@@ -56,7 +57,7 @@ func TestCreateTieredPrice(t *testing.T) {
 	}
 	want := &Price{
 		ID: "price_t", ProductID: "prod_1", Active: true, Currency: "eur", BillingScheme: "tiered",
-		TiersMode: "graduated", Tiers: []PriceTier{{UpTo: 1000}, {UnitAmount: 2, FlatAmount: 500}},
+		TiersMode: "graduated", Tiers: []PriceTier{{UpTo: 1000, UnitAmountDecimal: "0", FlatAmountDecimal: "0"}, {UnitAmount: 2, FlatAmount: 500, UnitAmountDecimal: "2", FlatAmountDecimal: "500"}},
 		Recurring: &Recurring{Interval: "month", IntervalCount: 1, UsageType: "metered", AggregateUsage: "sum"},
 		LookupKey: "gold-usage", Type: "recurring", Metadata: map[string]string{},
 		Created: time.Unix(1700000000, 0).UTC(),
@@ -178,5 +179,34 @@ func TestFindPricesByTagsUsesListNeverSearch(t *testing.T) {
 	}
 	if f.last(t).Form.Has("created[gte]") {
 		t.Error("created filter sent without CreatedSince")
+	}
+}
+
+// Pins: decimal amounts (sub-unit precision) are sent as unit_amount_decimal instead of unit_amount,
+// in full precision, on flat and tiered prices, and come back canonical.
+func TestCreateDecimalPrice(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("POST /v1/prices", map[string]any{
+		"id": "price_d", "object": "price", "active": true, "currency": "eur", "product": "prod_1",
+		"billing_scheme": "per_unit", "unit_amount": nil, "unit_amount_decimal": "0.05", "type": "one_time", "created": 1700000000,
+	})
+	c := newTestClient(t, f, nil)
+	got, err := c.CreatePrice(context.Background(), PriceCreateParams{
+		IdempotencyKey: "k", Tags: Tags{UID: "u", NamespacedName: "ns/p", Kind: "BillingPlan"},
+		ProductID: "prod_1", Currency: "eur", UnitAmountDecimal: "0.05",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := f.last(t).Form
+	if form.Get("unit_amount_decimal") != "0.05" || form.Has("unit_amount") {
+		t.Errorf("sent %v, want unit_amount_decimal=0.05 and no unit_amount", form)
+	}
+	if got.UnitAmountDecimal != "0.05" {
+		t.Errorf("decoded decimal %q", got.UnitAmountDecimal)
+	}
+	if _, err := c.CreatePrice(context.Background(), PriceCreateParams{IdempotencyKey: "k2", Tags: Tags{UID: "u", NamespacedName: "ns/p", Kind: "BillingPlan"},
+		ProductID: "prod_1", Currency: "eur", UnitAmountDecimal: "five"}); !IsTerminal(err) {
+		t.Errorf("a malformed decimal should be refused before sending, got %v", err)
 	}
 }

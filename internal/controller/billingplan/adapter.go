@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -56,7 +57,7 @@ func (c Connecter) Connect(ctx context.Context, obj managed.Object, conn managed
 		}
 		stripe = stripe.ForAccount(tenant.Status.AccountID)
 	}
-	return &external{stripe: stripe, tags: conn.Tags, record: conn.Record}, nil
+	return &external{stripe: stripe, tags: conn.Tags, record: conn.Record, pass: conn.Pass}, nil
 }
 
 func (c Connecter) tenant(ctx context.Context, plan *v1alpha1.BillingPlan) (*v1alpha1.StripeTenant, error) {
@@ -77,6 +78,7 @@ type external struct {
 	stripe stripeapi.Interface
 	tags   stripeapi.Tags
 	record func(reason, format string, args ...any)
+	pass   string // see managed.Connection.Pass: in the keys of updates, never of creates
 
 	product *stripeapi.Product
 	prices  []stripeapi.Price
@@ -163,7 +165,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 	uid, generation := string(plan.UID), plan.Generation
 
 	if changes := productChanges(plan.Spec.Product, *e.product); len(changes.fields) > 0 {
-		changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-product/"+stripeapi.Digest(changes.params))
+		changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-product/"+e.pass+"/"+stripeapi.Digest(changes.params))
 		product, err := e.stripe.UpdateProduct(ctx, e.product.ID, changes.params)
 		if err != nil {
 			return fmt.Errorf("update product %s: %w", e.product.ID, err)
@@ -183,7 +185,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 		e.record(managed.EventCreated, "created price %s for key %q", price.ID, want.Key)
 	}
 	for _, u := range plan2.updates {
-		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+stripeapi.Digest(u.changes.params))
+		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+e.pass+"/"+stripeapi.Digest(u.changes.params))
 		price, err := e.stripe.UpdatePrice(ctx, u.price.ID, u.changes.params)
 		if err != nil {
 			return fmt.Errorf("update price %s (key %q): %w", u.price.ID, u.key, err)
@@ -227,7 +229,7 @@ func (e *external) Delete(ctx context.Context, obj managed.Object) error {
 	}
 	inactive := false
 	_, err := e.stripe.UpdateProduct(ctx, e.product.ID, stripeapi.ProductUpdateParams{
-		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-product/"+e.product.ID),
+		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-product/"+e.product.ID+"/"+e.pass),
 		Active:         &inactive,
 	})
 	if err != nil {
@@ -239,7 +241,7 @@ func (e *external) Delete(ctx context.Context, obj managed.Object) error {
 func (e *external) archivePrice(ctx context.Context, uid string, generation int64, id string) error {
 	inactive := false
 	_, err := e.stripe.UpdatePrice(ctx, id, stripeapi.PriceUpdateParams{
-		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-price/"+id),
+		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-price/"+id+"/"+e.pass),
 		Active:         &inactive,
 	})
 	if err != nil {
@@ -260,14 +262,15 @@ func (e *external) priceCreateParams(plan *v1alpha1.BillingPlan, want v1alpha1.P
 	shape := shapeOfSpec(want)
 	params := stripeapi.PriceCreateParams{
 		// The shape is in the purpose: a re-shaped price in the same generation gets its own key.
-		IdempotencyKey: stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-price/"+want.Key+"/"+stripeapi.Digest(shape)),
-		Tags:           tags,
-		Metadata:       want.Metadata,
-		ProductID:      e.product.ID,
-		Currency:       want.Currency,
-		UnitAmount:     want.UnitAmount,
-		TaxBehavior:    string(want.TaxBehavior),
-		LookupKey:      want.LookupKey,
+		IdempotencyKey:    stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-price/"+want.Key+"/"+stripeapi.Digest(shape)),
+		Tags:              tags,
+		Metadata:          want.Metadata,
+		ProductID:         e.product.ID,
+		Currency:          want.Currency,
+		UnitAmount:        want.UnitAmount,
+		UnitAmountDecimal: ptr.Deref(want.UnitAmountDecimal, ""),
+		TaxBehavior:       string(want.TaxBehavior),
+		LookupKey:         want.LookupKey,
 		// An older version of this key (or a price made outside the operator) may hold the lookup key.
 		TransferLookupKey: want.LookupKey != "",
 		Nickname:          want.Nickname,
@@ -276,17 +279,13 @@ func (e *external) priceCreateParams(plan *v1alpha1.BillingPlan, want v1alpha1.P
 	if len(want.Tiers) > 0 {
 		params.TiersMode = string(want.TiersMode)
 		for _, t := range want.Tiers {
-			tier := stripeapi.PriceTier{}
-			if t.UpTo != nil {
-				tier.UpTo = *t.UpTo
-			}
-			if t.UnitAmount != nil {
-				tier.UnitAmount = *t.UnitAmount
-			}
-			if t.FlatAmount != nil {
-				tier.FlatAmount = *t.FlatAmount
-			}
-			params.Tiers = append(params.Tiers, tier)
+			params.Tiers = append(params.Tiers, stripeapi.PriceTier{
+				UpTo:              ptr.Deref(t.UpTo, 0),
+				UnitAmount:        ptr.Deref(t.UnitAmount, 0),
+				FlatAmount:        ptr.Deref(t.FlatAmount, 0),
+				UnitAmountDecimal: ptr.Deref(t.UnitAmountDecimal, ""),
+				FlatAmountDecimal: ptr.Deref(t.FlatAmountDecimal, ""),
+			})
 		}
 	}
 	if r := want.Recurring; r != nil {

@@ -67,10 +67,10 @@ func shapeOfStripe(p stripeapi.Price) priceShape {
 	s := priceShape{Currency: p.Currency, Type: p.Type, TiersMode: p.TiersMode}
 	if p.BillingScheme == "tiered" || len(p.Tiers) > 0 {
 		for _, t := range p.Tiers {
-			s.Tiers = append(s.Tiers, tierShape{UpTo: t.UpTo, UnitAmount: decimal(&t.UnitAmount, nil), FlatAmount: decimal(&t.FlatAmount, nil)})
+			s.Tiers = append(s.Tiers, tierShape{UpTo: t.UpTo, UnitAmount: decimal(&t.UnitAmount, &t.UnitAmountDecimal), FlatAmount: decimal(&t.FlatAmount, &t.FlatAmountDecimal)})
 		}
 	} else {
-		s.Amount = decimal(p.UnitAmount, nil)
+		s.Amount = decimal(p.UnitAmount, &p.UnitAmountDecimal)
 	}
 	if r := p.Recurring; r != nil {
 		s.Interval, s.IntervalCount, s.UsageType, s.AggregateUsage = r.Interval, r.IntervalCount, r.UsageType, r.AggregateUsage

@@ -78,6 +78,12 @@ type Connection struct {
 	Tags stripeapi.Tags
 	// Record notes a Stripe write as a Kubernetes event on the object (reason, then a message).
 	Record func(reason, messageFmt string, args ...any)
+	// Pass identifies this reconcile pass. Creates must NOT use it: their idempotency key comes from
+	// the UID, generation and purpose alone, so a create repeated after a crash returns the first
+	// object. Updates should: an update is idempotent by nature and re-derived from a fresh
+	// observation every pass, while a key reused within Stripe's 24 hours would be answered from its
+	// cache without being applied, so the same drift corrected twice would stay drifted.
+	Pass string
 }
 
 // Connecter builds the ExternalClient for one pass. It is where a kind decides which account its Stripe

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -137,6 +138,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 		Record: func(reason, format string, args ...any) {
 			r.event(obj, corev1.EventTypeNormal, reason, format, args...)
 		},
+		Pass: string(controller.ReconcileIDFromContext(ctx)),
 	})
 	if err != nil {
 		return reconcile.Result{}, err
