@@ -31,8 +31,6 @@ import (
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
-// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 func main() {
 	if err := run(); err != nil {

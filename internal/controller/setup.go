@@ -20,11 +20,13 @@ import (
 
 // The operator's own RBAC: read connections and write their status, read the namespaces that
 // allowedNamespaces selects, and emit events. Secrets are read only in the namespaces given by
-// --secret-namespaces (a namespaced Role, see config/rbac/secret_reader_role.yaml).
+// --secret-namespaces: a Role in the operator's namespace, generated from the marker below (a
+// deployment that adds namespaces to the flag grants the same Role there).
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections,verbs=get;list;watch
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",namespace=stripe-operator-system,resources=secrets,verbs=get;list;watch
 
 // Options configure every controller.
 type Options struct {
