@@ -18,6 +18,9 @@ type Request struct {
 	Connected bool
 	// IdempotencyKey is the request's key ("" if none), recorded on events.
 	IdempotencyKey string
+	// Key is the API key the request authenticated with (errors quote it
+	// redacted).
+	Key string
 	// FromDashboard marks an edit made through the control API's Dashboard
 	// operation rather than by an API client.
 	FromDashboard bool

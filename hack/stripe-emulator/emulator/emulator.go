@@ -39,6 +39,8 @@ type Options struct {
 	DisableSpecCheck bool
 	// Logger receives one line per API request (nil: none).
 	Logger *slog.Logger
+	// Platform describes the platform account (GET /v1/account).
+	Platform PlatformProfile
 }
 
 // Emulator is a Stripe API emulator. It is an http.Handler; create it with
@@ -61,6 +63,9 @@ type Emulator struct {
 	lag           time.Duration
 	rate          RateLimit
 	endpointRates []EndpointLimit
+
+	opts         Options        // as given to New, for resources' own settings
+	platformAcct *platformState // account.go
 }
 
 // builtinResources lists the register functions of the built-in resources;
@@ -70,6 +75,7 @@ func builtinResources() []func(*Emulator) {
 		registerEvents,
 		registerProducts,
 		registerPrices,
+		registerAccount,
 	}
 }
 
@@ -89,6 +95,7 @@ func New(opts Options) (*Emulator, error) {
 		faults:    newFaultInjector(opts.Faults),
 		stats:     newStatsCounter(),
 		log:       opts.Logger,
+		opts:      opts,
 	}
 	if e.platform == "" {
 		e.platform = NewID("acct")

@@ -135,7 +135,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, reqID string
 	}
 	req := &Request{
 		ID: reqID, Method: r.Method, Path: r.URL.Path, Pattern: pattern, PathParams: pathParams,
-		Params: NewParams(raw), Account: account, Connected: connected,
+		Params: NewParams(raw), Account: account, Connected: connected, Key: key,
 	}
 	e.execute(w, req, route, r.Header.Get("Idempotency-Key"), plan.dropAfter)
 }
