@@ -50,6 +50,7 @@ type platformState struct {
 	mu      sync.Mutex
 	profile PlatformProfile
 	created int64
+	rules   ConnectRules
 }
 
 func (e *Emulator) platformState() *platformState { return e.platformAcct }
@@ -207,7 +208,7 @@ func (c *Call) renderAccount(acct Object) (Object, error) {
 }
 
 func registerAccount(e *Emulator) {
-	e.platformAcct = &platformState{profile: e.opts.Platform.withDefaults(), created: e.clock.Now().Unix()}
+	e.platformAcct = &platformState{profile: e.opts.Platform.withDefaults(), created: e.clock.Now().Unix(), rules: e.opts.Connect}
 	e.AddResource(&Resource{Object: "account", Noun: "account", IDPrefix: "acct", Path: "/v1/accounts"})
 	r := e.Router()
 	r.Handle(http.MethodGet, "/v1/account", retrieveOwnAccount)

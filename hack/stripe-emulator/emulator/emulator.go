@@ -41,6 +41,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Platform describes the platform account (GET /v1/account).
 	Platform PlatformProfile
+	// Connect holds Connect rules that differ between test and live mode.
+	Connect ConnectRules
 }
 
 // Emulator is a Stripe API emulator. It is an http.Handler; create it with
@@ -76,6 +78,8 @@ func builtinResources() []func(*Emulator) {
 		registerProducts,
 		registerPrices,
 		registerAccount,
+		registerAccounts,
+		registerAccountLinks,
 	}
 }
 

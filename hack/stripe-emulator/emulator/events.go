@@ -63,9 +63,14 @@ func (c *Call) EmitIn(account, typ string, obj Object, prev map[string]any) erro
 	if prev != nil {
 		data["previous_attributes"] = prev
 	}
-	var key any
+	var key, reqID any
 	if c.Req.IdempotencyKey != "" {
 		key = c.Req.IdempotencyKey
+	}
+	if c.Req.ID != "" {
+		// Events Stripe causes itself (verification finishing, a
+		// deadline passing) carry request.id null.
+		reqID = c.Req.ID
 	}
 	ev := Object{
 		"id":               NewID("evt"),
@@ -75,7 +80,7 @@ func (c *Call) EmitIn(account, typ string, obj Object, prev map[string]any) erro
 		"data":             data,
 		"livemode":         false,
 		"pending_webhooks": int64(0),
-		"request":          map[string]any{"id": c.Req.ID, "idempotency_key": key},
+		"request":          map[string]any{"id": reqID, "idempotency_key": key},
 		"type":             typ,
 	}
 	if account != c.emu.platform {
