@@ -18,6 +18,7 @@ func (e *Emulator) Reset() {
 	e.store.reset()
 	e.idem.reset()
 	e.stats.reset()
+	e.delivery.reset()
 }
 
 // ResetStats zeroes the counters only, e.g. between a benchmark's setup and

@@ -115,6 +115,9 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		writeControl(w, http.StatusOK, obj)
 	default:
+		if e.serveConnectControl(w, r, op) {
+			return
+		}
 		controlError(w, &Error{Status: http.StatusNotFound, Type: TypeInvalidRequest,
 			Message: fmt.Sprintf("unknown control operation %s %s", r.Method, r.URL.Path)})
 	}

@@ -43,6 +43,8 @@ type Options struct {
 	Platform PlatformProfile
 	// Connect holds Connect rules that differ between test and live mode.
 	Connect ConnectRules
+	// Webhooks configure webhook delivery (retries, duplicates, reordering).
+	Webhooks WebhookOptions
 }
 
 // Emulator is a Stripe API emulator. It is an http.Handler; create it with
@@ -68,6 +70,7 @@ type Emulator struct {
 
 	opts         Options        // as given to New, for resources' own settings
 	platformAcct *platformState // account.go
+	delivery     *deliverer     // delivery.go
 }
 
 // builtinResources lists the register functions of the built-in resources;
@@ -80,6 +83,8 @@ func builtinResources() []func(*Emulator) {
 		registerAccount,
 		registerAccounts,
 		registerAccountLinks,
+		registerWebhookEndpoints,
+		registerDelivery,
 	}
 }
 
@@ -189,7 +194,7 @@ func Start(tb testing.TB, opts Options) *Server {
 		tb.Fatalf("stripe emulator: %v", err)
 	}
 	ts := httptest.NewServer(e)
-	s := &Server{Emulator: e, URL: ts.URL, close: ts.Close}
+	s := &Server{Emulator: e, URL: ts.URL, close: func() { e.Close(); ts.Close() }}
 	tb.Cleanup(s.Close)
 	return s
 }
@@ -216,6 +221,7 @@ func Listen(ctx context.Context, addr string, opts Options) (*Server, error) {
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
+			e.Close() // webhook delivery
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = hs.Shutdown(sctx)
