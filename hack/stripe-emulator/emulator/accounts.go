@@ -199,7 +199,6 @@ func deleteAccount(c *Call) (any, error) {
 		return nil, err
 	}
 	platform := c.emu.platform
-	st := accountState(c.Tx, platform, id)
 	if c.emu.ConnectRules().LiveModeDeletion {
 		// Live-mode rules of the reference: Standard accounts cannot be
 		// deleted; others only when every balance is zero. (Test-mode
@@ -207,8 +206,8 @@ func deleteAccount(c *Call) (any, error) {
 		if acct.Str("type") == "standard" {
 			return nil, InvalidRequest("account", "Standard accounts created using live-mode keys cannot be deleted.")
 		}
-		for cur, amt := range st.Map("balance") {
-			if v, _ := amt.(int64); v != 0 {
+		for cur, v := range accountBalances(c.Tx, platform, id) {
+			if v != 0 {
 				return nil, InvalidRequest("account",
 					"This account cannot be deleted because its %s balance is not zero; all balances must be zero.", strings.ToUpper(cur))
 			}

@@ -208,17 +208,32 @@ func (e *Emulator) FundAccount(account string, amount int64, currency string) (m
 	return out, err
 }
 
-// AccountBalance returns the balance FundAccount recorded, by currency.
+// AccountBalance returns an account's balance by currency (see
+// accountBalances).
 func (e *Emulator) AccountBalance(account string) (map[string]int64, error) {
 	var out map[string]int64
 	err := e.store.Read(e.platform, e.clock.Now(), func(tx *Tx) error {
 		if _, ok := tx.GetIn(e.platform, "account", account); !ok {
 			return NoSuchObject("account", account, "account")
 		}
-		out = balanceOf(accountState(tx, e.platform, account))
+		out = accountBalances(tx, e.platform, account)
 		return nil
 	})
 	return out, err
+}
+
+// accountBalances is an account's balance by currency: what FundAccount
+// added plus the net of the balance transactions in the account's scope
+// (charges, refunds, payouts, when those resources record them).
+func accountBalances(tx *Tx, platform, id string) map[string]int64 {
+	out := balanceOf(accountState(tx, platform, id))
+	tx.ScanIn(id, "balance_transaction", func(t Object) bool {
+		if cur := t.Str("currency"); cur != "" {
+			out[cur] += t.Int("net")
+		}
+		return true
+	})
+	return out
 }
 
 func balanceOf(st Object) map[string]int64 {
