@@ -292,3 +292,31 @@ func TestCreatedAccountIsAScope(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Rule: capabilities are objects of their own under the account: status,
+// requested, requested_at; requested=false removes one; unknown names are
+// 404 (names come from the 2023-10-16 account schema).
+func TestCapabilityEndpoints(t *testing.T) {
+	e := newEnv(t, Options{})
+	a := e.newAccount(t, expressAccount())
+	c, err := e.sc.Capabilities.Get("card_payments", &stripe.CapabilityParams{Account: stripe.String(a.ID)})
+	if err != nil || c.Status != "inactive" || !c.Requested || c.RequestedAt != testEpoch.Unix() || c.Account.ID != a.ID {
+		t.Fatalf("capability: %v %+v", err, c)
+	}
+	if c, err := e.sc.Capabilities.Get("klarna_payments", &stripe.CapabilityParams{Account: stripe.String(a.ID)}); err != nil || c.Status != "unrequested" || c.Requested {
+		t.Fatalf("unrequested: %v %+v", err, c)
+	}
+	_, err = e.sc.Capabilities.Get("teleport_payments", &stripe.CapabilityParams{Account: stripe.String(a.ID)})
+	wantStripeErr(t, err, 404, "invalid_request_error", "resource_missing", "capability", "No such capability: 'teleport_payments'")
+	if c, err := e.sc.Capabilities.Update("card_payments", &stripe.CapabilityParams{Account: stripe.String(a.ID), Requested: stripe.Bool(false)}); err != nil || c.Requested {
+		t.Fatalf("remove: %v %+v", err, c)
+	}
+	it := e.sc.Capabilities.List(&stripe.CapabilityListParams{Account: stripe.String(a.ID)})
+	var names []string
+	for it.Next() {
+		names = append(names, it.Capability().ID)
+	}
+	if it.Err() != nil || len(names) != 1 || names[0] != "transfers" {
+		t.Fatalf("list: %v %v", names, it.Err())
+	}
+}
