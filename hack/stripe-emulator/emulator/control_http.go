@@ -118,6 +118,9 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		if e.serveConnectControl(w, r, op) {
 			return
 		}
+		if e.serveBillingControl(w, r, op) {
+			return
+		}
 		controlError(w, &Error{Status: http.StatusNotFound, Type: TypeInvalidRequest,
 			Message: fmt.Sprintf("unknown control operation %s %s", r.Method, r.URL.Path)})
 	}

@@ -85,6 +85,14 @@ func builtinResources() []func(*Emulator) {
 		registerAccountLinks,
 		registerWebhookEndpoints,
 		registerDelivery,
+		registerCustomers,
+		registerPaymentMethods,
+		registerSubscriptions,
+		registerInvoices,
+		registerCharges,
+		registerRefunds,
+		registerBalance,
+		registerPayouts,
 	}
 }
 

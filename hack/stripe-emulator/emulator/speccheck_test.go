@@ -93,11 +93,11 @@ func TestSpecCheckCanBeDisabled(t *testing.T) {
 // is refused clearly, not silently answered with fixture data.
 func TestUnimplementedEndpointIsExplicit(t *testing.T) {
 	e := newEnv(t, Options{})
-	r := e.do(t, "GET", "/v1/charges", "")
+	r := e.do(t, "GET", "/v1/coupons", "")
 	if r.status != http.StatusNotFound {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
-	if msg, _ := r.errField("message").(string); msg == "" || !containsAll(msg, "stripe-emulator", "GET: /v1/charges") {
+	if msg, _ := r.errField("message").(string); msg == "" || !containsAll(msg, "stripe-emulator", "GET: /v1/coupons") {
 		t.Fatalf("message does not explain: %q", msg)
 	}
 }
