@@ -99,7 +99,7 @@ func chargeCard(c *Call, req chargeRequest) (Object, *Error, error) {
 		return nil, nil, err
 	}
 	if tc.bypassPending {
-		if err := settleBalance(c); err != nil {
+		if err := c.Emit("balance.available", balanceObject(c), nil); err != nil {
 			return nil, nil, err
 		}
 	}
