@@ -100,10 +100,10 @@ func TestRefundRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		name, form   string
-		status       int
-		code, inMsg  string
-		param        string
+		name, form  string
+		status      int
+		code, inMsg string
+		param       string
 	}{
 		{"neither charge nor payment_intent", "amount=1", 400, "", "One of the following params should be provided for this request: payment_intent or charge.", ""},
 		{"unknown charge", "charge=ch_nope", 404, "resource_missing", "No such charge: 'ch_nope'", "charge"},
