@@ -243,8 +243,10 @@ func (e *Emulator) controlTx(account, op string, fn func(c *Call) error) error {
 				fmt.Sprintf("No such connected account of this platform: '%s'", acct))
 		}
 	}
+	// No request id: events of what Stripe does on its own carry
+	// request.id null.
 	req := &Request{
-		ID: "req_" + randomString(14), Method: http.MethodPost, Path: controlPrefix + op, Pattern: controlPrefix + op,
+		Method: http.MethodPost, Path: controlPrefix + op, Pattern: controlPrefix + op,
 		Params: NewParams(nil), Account: acct, Connected: connected, FromDashboard: true,
 	}
 	return e.store.Write(acct, e.clock.Now(), func(tx *Tx) error {

@@ -50,6 +50,10 @@ func TestRenewalStatusFollowsPayment(t *testing.T) {
 			if evs := e.eventTypesSince(t, e.PlatformAccount(), n); !inOrder(evs, tc.events...) {
 				t.Fatalf("events %v", evs)
 			}
+			// Stripe's own actions carry no request.
+			if req := e.events(t, e.PlatformAccount())[0].Map("request"); req["id"] != nil || req["idempotency_key"] != nil {
+				t.Fatalf("renewal event request %v", req)
+			}
 			if tc.status != "past_due" {
 				return
 			}
