@@ -90,8 +90,7 @@ func settleBalance(c *Call) error {
 }
 
 // balanceObject sums the account's transactions by currency and status.
-// An account that never moved money shows 0 USD, as Stripe shows the
-// default currency.
+// An account that never moved money shows 0 in its default currency.
 func balanceObject(c *Call) Object {
 	now := c.Now().Unix()
 	avail, pend := map[string]int64{}, map[string]int64{}
@@ -111,7 +110,8 @@ func balanceObject(c *Call) Object {
 		currencies[cur] = true
 	}
 	if len(currencies) == 0 {
-		currencies["usd"] = true
+		_, cur, _ := accountProfile(c)
+		currencies[cur] = true
 	}
 	codes := sortedKeys(currencies)
 	amounts := func(m map[string]int64) []any {

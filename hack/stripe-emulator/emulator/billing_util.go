@@ -274,3 +274,22 @@ func scanAll(c *Call, kind string, keep func(Object) bool) []Object {
 	})
 	return out
 }
+
+// accountProfile returns the country, default currency and display name of
+// the account a call runs in (the platform's profile, or the connected
+// account's), for the fields invoices and balances show.
+func accountProfile(c *Call) (country, currency string, name any) {
+	country, currency = "US", "usd"
+	if c.Account == c.emu.platform {
+		p := c.emu.Platform()
+		return defaultString(p.Country, country), defaultString(p.DefaultCurrency, currency), nilIfEmpty(p.DisplayName)
+	}
+	acct, ok := c.GetIn(c.emu.platform, "account", c.Account)
+	if !ok {
+		return country, currency, nil
+	}
+	if bp := acct.Map("business_profile"); bp != nil {
+		name = bp["name"]
+	}
+	return defaultString(acct.Str("country"), country), defaultString(acct.Str("default_currency"), currency), name
+}

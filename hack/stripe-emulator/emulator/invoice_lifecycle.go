@@ -24,8 +24,9 @@ func newInvoiceObject(c *Call, cus, sub Object, reason, currency string) Object 
 	}
 	settings := cus.Map("invoice_settings")
 	now := c.Now().Unix()
+	country, _, accountName := accountProfile(c)
 	for k, v := range map[string]any{
-		"account_country": "US", "account_name": nil, "account_tax_ids": nil, "amount_due": int64(0),
+		"account_country": country, "account_name": accountName, "account_tax_ids": nil, "amount_due": int64(0),
 		"amount_paid": int64(0), "amount_remaining": int64(0), "amount_shipping": int64(0), "application": nil,
 		"application_fee_amount": nil, "attempt_count": int64(0), "attempted": false,
 		"auto_advance":   collection == "charge_automatically",
