@@ -84,6 +84,14 @@ func TestPayoutReconcilesToInvoices(t *testing.T) {
 	if got := e.payoutTxns(t, po.ID, "charge"); len(got) != 2 {
 		t.Fatalf("type filter: %d", len(got))
 	}
+	// Nested expansion below the polymorphic source: charge → invoice.
+	r := e.do(t, "GET", "/v1/balance_transactions", "payout="+po.ID+"&type=charge&expand[]=data.source.invoice")
+	for _, d := range r.obj["data"].([]any) {
+		src, _ := d.(map[string]any)["source"].(map[string]any)
+		if inv, _ := src["invoice"].(map[string]any); inv["object"] != "invoice" || inv["status"] != "paid" {
+			t.Fatalf("source.invoice not expanded: %s", r.body)
+		}
+	}
 	if bal, _ := e.sc.Balance.Get(nil); bal.Available[0].Amount != 0 {
 		t.Fatalf("balance after payout %+v", bal.Available)
 	}
