@@ -139,5 +139,5 @@ func (e *env) pendingItems(t *testing.T, cus string) []*stripe.InvoiceItem {
 	return out
 }
 
-// day is one day in seconds.
-const day = int64(24 * time.Hour / time.Second)
+// secondsPerDay is one day in seconds.
+const secondsPerDay = int64(24 * time.Hour / time.Second)

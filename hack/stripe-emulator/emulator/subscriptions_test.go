@@ -57,10 +57,10 @@ func TestSubscriptionCreateStatusFollowsPaymentOutcome(t *testing.T) {
 					t.Fatalf("charge %+v %v", ch, err)
 				}
 			}
-			if tc.status == "trialing" && (sub.TrialEnd-sub.TrialStart != 14*day || sub.CurrentPeriodEnd != sub.TrialEnd || inv.Lines.Data[0].Description != "Trial period for Gold") {
+			if tc.status == "trialing" && (sub.TrialEnd-sub.TrialStart != 14*secondsPerDay || sub.CurrentPeriodEnd != sub.TrialEnd || inv.Lines.Data[0].Description != "Trial period for Gold") {
 				t.Fatalf("trial: %+v, line %q", sub, inv.Lines.Data[0].Description)
 			}
-			if tc.name == "send_invoice is active with an open invoice" && inv.DueDate != inv.StatusTransitions.FinalizedAt+30*day {
+			if tc.name == "send_invoice is active with an open invoice" && inv.DueDate != inv.StatusTransitions.FinalizedAt+30*secondsPerDay {
 				t.Fatalf("due_date %d", inv.DueDate)
 			}
 		})
