@@ -51,9 +51,18 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	return r
 }
 
+// in returns the rig bound to a subtest's t, so its failures end the subtest, not the parent.
+func (r *rig) in(t *testing.T) *rig {
+	c := *r
+	c.t = t
+	return &c
+}
+
 // restartManager stops the manager as a crash would and starts a new one, optionally with other options.
 func (r *rig) restartManager(o controllertest.ManagerOptions) {
-	r.manager.Stop()
+	if err := r.manager.Stop(); err != nil {
+		r.t.Fatalf("stop manager: %v", err)
+	}
 	o.Namespace = r.ns
 	r.manager = controllertest.StartManager(r.t, env, o)
 }

@@ -3,6 +3,7 @@ package billingplan_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,7 +91,7 @@ func TestUpdates(t *testing.T) {
 				if old := prices[oldID]; old.Active || old.LookupKey != "" {
 					t.Errorf("old price should be archived without its lookup key: %+v", old)
 				}
-				if cur := prices[newID]; !cur.Active || cur.LookupKey != "starter-monthly" || *cur.UnitAmount != 1500 {
+				if cur := prices[newID]; !cur.Active || cur.LookupKey != before.Status.Prices[0].LookupKey || *cur.UnitAmount != 1500 {
 					t.Errorf("new price should be active at 1500 with the lookup key: %+v", cur)
 				}
 				if len(after.Status.ArchivedPrices) != 1 || after.Status.ArchivedPrices[0].ID != oldID {
@@ -118,6 +119,7 @@ func TestUpdates(t *testing.T) {
 	for name, tc := range cases {
 		i++
 		t.Run(name, func(t *testing.T) {
+			r := r.in(t)
 			monthlyPrice := monthly("monthly", 1000)
 			monthlyPrice.LookupKey = "starter-monthly"
 			if i > 1 {
@@ -144,7 +146,8 @@ func TestDeletionPolicies(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	for _, policy := range []v1alpha1.DeletionPolicy{v1alpha1.DeletionPolicyDelete, v1alpha1.DeletionPolicyOrphan} {
 		t.Run(string(policy), func(t *testing.T) {
-			plan := r.plan("deleted-"+string(policy), monthly("monthly", 1000))
+			r := r.in(t)
+			plan := r.plan("deleted-"+strings.ToLower(string(policy)), monthly("monthly", 1000))
 			plan.Spec.DeletionPolicy = policy
 			r.create(plan)
 			r.waitReady(plan)
@@ -196,6 +199,7 @@ func TestAdoptObservePause(t *testing.T) {
 	}
 
 	t.Run("observe-only reports drift without writing", func(t *testing.T) {
+		r := r.in(t)
 		r.update(plan, func() {
 			plan.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
 			plan.Spec.Product.Name = "Legacy (wanted)"
@@ -206,6 +210,7 @@ func TestAdoptObservePause(t *testing.T) {
 		}
 	})
 	t.Run("paused stops writes, unpausing resumes", func(t *testing.T) {
+		r := r.in(t)
 		r.update(plan, func() {
 			plan.Spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
 			plan.Annotations[v1alpha1.AnnotationPaused] = "true"
@@ -238,9 +243,7 @@ func TestDriftIsReverted(t *testing.T) {
 	if _, err := r.emu.DashboardEdit("", monthlyID, map[string]any{"active": false, "nickname": "hand"}); err != nil {
 		t.Fatal(err)
 	}
-	r.update(plan, func() {
-		plan.Annotations = map[string]string{managed.AnnotationReconcileRequested: "1"}
-	})
+	r.update(plan, func() { plan.Annotations[managed.AnnotationReconcileRequested] = "1" })
 	controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
 		product := mustProduct(t, r, plan.Status.ProductID)
 		if product.Name != "Plan drift" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -92,21 +93,25 @@ func TestFaultsConvergeWithoutDuplicates(t *testing.T) {
 		emulator: emulator.Options{
 			RateLimit: emulator.RateLimit{Rate: 8, Burst: 8},
 			Faults: emulator.FaultConfig{Seed: 42, Rules: []emulator.FaultRule{
-				{Method: "POST", ErrorRate: 0.15, DropAfterRate: 0.1},
-				{Method: "GET", ErrorRate: 0.1},
+				{Method: "POST", ErrorRate: 0.1, DropAfterRate: 0.05},
+				{Method: "GET", ErrorRate: 0.05},
 			}},
 		},
 	})
 	var plans []*v1alpha1.BillingPlan
-	for i := range 8 {
+	for i := range 6 {
 		plan := r.plan(fmt.Sprintf("storm-%d", i), monthly("monthly", 1000), monthly("seats", 200), monthly("support", 50))
 		r.create(plan)
 		plans = append(plans, plan)
 	}
+	// Backoff after repeated failures reaches minutes (bounded at managed.MaxRetryDelay): allow for it.
 	for _, plan := range plans {
-		r.waitReady(plan)
+		controllertest.WaitForConditionWithin(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 4*time.Minute)
 	}
 	stats := r.emu.Stats()
+	// The storm is over: let the test's own reads through.
+	r.emu.SetRateLimits(emulator.RateLimit{}, nil)
+	r.emu.SetFaults(emulator.FaultConfig{})
 	if stats.RateLimited == 0 || stats.Faults.ServerErrors == 0 {
 		t.Errorf("the storm did not happen (429s %d, 5xx %d): the test proves nothing", stats.RateLimited, stats.Faults.ServerErrors)
 	}

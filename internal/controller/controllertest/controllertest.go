@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,14 +47,20 @@ type ManagerOptions struct {
 // Manager is a running test manager.
 type Manager struct {
 	ctrl.Manager
-	cancel context.CancelFunc
-	done   chan error
+	cancel  context.CancelFunc
+	done    chan error
+	stopped sync.Once
+	err     error
 }
 
-// Stop stops the manager (as a crash would: nothing is flushed) and waits until it has stopped.
-func (m *Manager) Stop() {
-	m.cancel()
-	<-m.done
+// Stop stops the manager (as a crash would: nothing is flushed) and waits until it has stopped. It
+// returns what the manager returned; calling it again returns the same.
+func (m *Manager) Stop() error {
+	m.stopped.Do(func() {
+		m.cancel()
+		m.err = <-m.done
+	})
+	return m.err
 }
 
 // StartManager runs every controller against env, as `go run ./cmd` would, until the test ends or Stop.
@@ -93,11 +100,9 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 	m := &Manager{Manager: mgr, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-m.done; err != nil {
+		if err := m.Stop(); err != nil {
 			t.Errorf("manager: %v", err)
 		}
-		m.done <- nil // a second Stop returns at once
 	})
 	return m
 }
@@ -172,7 +177,13 @@ func Connection(t testing.TB, kube client.Client, name, baseURL string, o Connec
 // current generation, and leaves obj holding the last read.
 func WaitForCondition(t testing.TB, kube client.Client, obj v1alpha1.Managed, conditionType string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	Eventually(t, DefaultTimeout, func() error {
+	WaitForConditionWithin(t, kube, obj, conditionType, status, reason, DefaultTimeout)
+}
+
+// WaitForConditionWithin is WaitForCondition with its own timeout.
+func WaitForConditionWithin(t testing.TB, kube client.Client, obj v1alpha1.Managed, conditionType string, status metav1.ConditionStatus, reason string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
 		if err := kube.Get(context.Background(), client.ObjectKeyFromObject(obj.(client.Object)), obj.(client.Object)); err != nil {
 			return err
 		}
