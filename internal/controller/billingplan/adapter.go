@@ -18,6 +18,15 @@ import (
 // productComponent tags the product among the plan's Stripe objects.
 const productComponent = "product"
 
+// Event reasons for the writes this adapter makes beyond the product's create (which the generic
+// reconciler reports). Distinct reasons keep each write visible: events of one reason are folded.
+const (
+	eventUpdatedProduct = "UpdatedProduct"
+	eventCreatedPrice   = "CreatedPrice"
+	eventUpdatedPrice   = "UpdatedPrice"
+	eventArchivedPrice  = "ArchivedPrice"
+)
+
 // Connecter decides where a plan's objects live and builds its ExternalClient.
 type Connecter struct {
 	Kube client.Reader
@@ -171,7 +180,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 			return fmt.Errorf("update product %s: %w", e.product.ID, err)
 		}
 		e.product = product
-		e.record(managed.EventUpdated, "updated product %s: %s", product.ID, describe(changes.fields))
+		e.record(eventUpdatedProduct, "updated product %s: %s", product.ID, describe(changes.fields))
 	}
 
 	plan2 := planPrices(plan.Spec.Prices, e.prices, newOwnership(uid, plan.Status))
@@ -182,7 +191,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 		}
 		plan2.current[want.Key] = price
 		e.prices = append([]stripeapi.Price{*price}, e.prices...)
-		e.record(managed.EventCreated, "created price %s for key %q", price.ID, want.Key)
+		e.record(eventCreatedPrice, "created price %s for key %q", price.ID, want.Key)
 	}
 	for _, u := range plan2.updates {
 		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+e.pass+"/"+stripeapi.Digest(u.changes.params))
@@ -191,7 +200,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 			return fmt.Errorf("update price %s (key %q): %w", u.price.ID, u.key, err)
 		}
 		plan2.current[u.key] = price
-		e.record(managed.EventUpdated, "updated price %s (key %q): %s", price.ID, u.key, describe(u.changes.fields))
+		e.record(eventUpdatedPrice, "updated price %s (key %q): %s", price.ID, u.key, describe(u.changes.fields))
 	}
 	var archived []v1alpha1.ArchivedPrice
 	for _, a := range plan2.archives {
@@ -199,7 +208,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 			return err
 		}
 		archived = append(archived, v1alpha1.ArchivedPrice{Key: a.key, ID: a.price.ID})
-		e.record(managed.EventUpdated, "archived price %s (key %q)", a.price.ID, a.key)
+		e.record(eventArchivedPrice, "archived price %s (key %q)", a.price.ID, a.key)
 	}
 	plan.Status.Prices = priceStatuses(plan.Spec.Prices, plan2.current)
 	plan.Status.ArchivedPrices = appendArchived(plan.Status.ArchivedPrices, archived...)
