@@ -28,17 +28,7 @@ func main() {
 	logRequests := flag.Bool("log", false, "log every API request to stderr")
 	searchLag := flag.Duration("search-lag", emulator.DefaultSearchLag, "delay before new or changed objects become searchable (Stripe: under a minute)")
 	platform := flag.String("platform-account", "", "platform account id (default: a fresh acct_ id)")
-	mockTrace := flag.Bool("mock-trace", false, "let stripe-mock print its per-request trace to stdout")
 	flag.Parse()
-
-	if !*mockTrace {
-		// stripe-mock's StubServer prints three trace lines per request to
-		// stdout with no way to turn them off; this process owns stdout, so
-		// it discards them here instead of in the library.
-		if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
-			os.Stdout = devnull
-		}
-	}
 
 	opts := emulator.Options{
 		PlatformAccount:  *platform,
