@@ -1,10 +1,10 @@
 package billingplan_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
+	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
 	"github.com/cloudip/stripe-operator/internal/testenv"
 )
 
@@ -12,15 +12,4 @@ import (
 // Stripe emulator, StripeConnection and manager.
 var env *testenv.Env
 
-func TestMain(m *testing.M) {
-	var err error
-	if env, err = testenv.Start(testenv.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(controllertest.Run(m, &env)) }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -229,4 +230,20 @@ func Gone(t testing.TB, kube client.Client, obj client.Object) {
 		}
 		return errors.New("still exists (finalizers: " + fmt.Sprint(obj.GetFinalizers()) + ")")
 	})
+}
+
+// Run is the body of a controller test package's TestMain: it starts the control plane the package's
+// tests share, stores it in *env, runs the tests and stops it. Use: os.Exit(controllertest.Run(m, &env)).
+func Run(m *testing.M, env **testenv.Env) int {
+	started, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*env = started
+	code := m.Run()
+	if err := started.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
 }
