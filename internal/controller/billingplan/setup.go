@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -55,6 +58,23 @@ func Setup(mgr ctrl.Manager, connections *managed.Connections, o managed.Options
 		return requests
 	}
 	return managed.Setup(mgr, r, c, func(b *builder.Builder) *builder.Builder {
-		return b.Watches(&v1alpha1.StripeTenant{}, handler.EnqueueRequestsFromMapFunc(plansOfTenant))
+		return b.Watches(&v1alpha1.StripeTenant{}, handler.EnqueueRequestsFromMapFunc(plansOfTenant), builder.WithPredicates(tenantPlacementChanged()))
 	})
+}
+
+// tenantPlacementChanged passes the tenant events that change where its plans live: a tenant created or
+// deleted, its connected account recorded, its connection changed. Every other status write of a
+// tenant (requirements, capabilities, subscription status) leaves its plans alone.
+func tenantPlacementChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			before, okBefore := e.ObjectOld.(*v1alpha1.StripeTenant)
+			after, okAfter := e.ObjectNew.(*v1alpha1.StripeTenant)
+			if !okBefore || !okAfter {
+				return true
+			}
+			return before.Status.AccountID != after.Status.AccountID ||
+				!equality.Semantic.DeepEqual(before.Spec.ConnectionRef, after.Spec.ConnectionRef)
+		},
+	}
 }
