@@ -31,7 +31,6 @@ import (
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)

@@ -2,7 +2,6 @@ package billingplan
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,7 +200,5 @@ func describe(parts []string) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func priceLabel(key, field string) string { return fmt.Sprintf("price %s: %s", key, field) }

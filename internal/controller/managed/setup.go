@@ -148,10 +148,14 @@ func listOfKind(kube client.Client, obj client.Object) (client.ObjectList, error
 }
 
 func forEachItem(list client.ObjectList, do func(client.Object)) error {
-	return meta.EachListItem(list, func(item runtime.Object) error {
+	err := meta.EachListItem(list, func(item runtime.Object) error {
 		if o, ok := item.(client.Object); ok {
 			do(o)
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("walk %T: %w", list, err)
+	}
+	return nil
 }
