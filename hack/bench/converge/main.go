@@ -1,0 +1,295 @@
+// Command converge is the convergence benchmark of DESIGN.md §5: N BillingPlans applied at once against
+// the Stripe emulator limited to R requests/s. It prints the time to all-Ready against the lower bound
+// (minimal Stripe calls / R), Stripe calls per plan by method and route, duplicates, 429s and API-server
+// writes per plan. It prints figures and PASS/SHORT against the targets; it never fails on a missed
+// target (it exits non-zero only when the run itself broke). `make bench-converge` runs it.
+//
+// Everything runs in this process except the control plane: kube-apiserver and etcd (testenv, from
+// KUBEBUILDER_ASSETS), the emulator on 127.0.0.1, and the operator's manager with controller.SetupAll.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
+	"github.com/cloudip/stripe-operator/internal/testenv"
+)
+
+type options struct {
+	plans       int
+	prices      int
+	rate        float64
+	budget      int
+	concurrency int
+	creators    int
+	timeout     time.Duration
+	settle      time.Duration
+	specCheck   bool
+	logLevel    int
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.plans, "plans", 200, "BillingPlans applied at once.")
+	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys).")
+	flag.Float64Var(&o.rate, "rate", 25, "The emulator's rate limit, requests/s (Stripe's test-mode limit is 25).")
+	flag.IntVar(&o.budget, "budget", 0, "The StripeConnection's requestsPerSecond (default: -rate).")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "BillingPlan MaxConcurrentReconciles.")
+	flag.IntVar(&o.creators, "creators", 8, "Goroutines creating the plans (they are applied at once).")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "Give up waiting for all-Ready after this long (the report is still printed).")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "After all-Ready, keep the operator running this long and report what it still sends.")
+	flag.BoolVar(&o.specCheck, "spec-check", true, "Check every request against Stripe's OpenAPI spec in the emulator (stripe-mock), as in tests.")
+	flag.IntVar(&o.logLevel, "v", 0, "Operator log verbosity: 0 errors only (no stack traces), 1 info, 2 the reconcilers' V(1) lines.")
+	flag.Parse()
+	if o.budget == 0 {
+		o.budget = int(o.rate + 0.5)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-converge:", err)
+		os.Exit(1)
+	}
+}
+
+// measurement is what the run observed; report prints it.
+type measurement struct {
+	o            options
+	namespace    string
+	start        time.Time
+	createsDone  time.Duration            // how long the creates took, from the clock's start
+	readyAt      map[string]time.Duration // first poll that saw each plan Ready, from the clock's start
+	elapsed      time.Duration            // time to all-Ready (or to the timeout)
+	allReady     bool
+	perSecond    []int64 // Stripe requests received in each 1 s window from the clock's start
+	atReady      emulator.Stats
+	afterSettle  emulator.Stats
+	writesReady  map[string]int64
+	writesSettle map[string]int64
+	httpReady    map[string]int64
+	httpSettle   map[string]int64
+	plans        []v1alpha1.BillingPlan // as last read
+}
+
+func run(o options) error {
+	if o.plans <= 0 || o.prices <= 0 || o.rate < 0 || o.budget <= 0 || o.concurrency <= 0 {
+		return fmt.Errorf("-plans, -prices, -budget and -concurrency must be positive and -rate not negative")
+	}
+	failed := newFailedPasses()
+	ctrl.SetLogger(captureLogger(zap.New(zap.Level(zapLevel(o.logLevel)), zap.StacktraceLevel(zapcore.PanicLevel), zap.WriteTo(os.Stderr)), failed.record))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	fmt.Printf("bench-converge: %d BillingPlans x %d prices; emulator limit %g req/s; connection budget %d req/s; BillingPlan concurrency %d; spec check %v\n",
+		o.plans, o.prices, o.rate, o.budget, o.concurrency, o.specCheck)
+	step("starting the control plane (kube-apiserver, etcd)")
+	env, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+
+	emu, err := emulator.Listen(ctx, "127.0.0.1:0", emulator.Options{RateLimit: emulator.RateLimit{Rate: o.rate}, DisableSpecCheck: !o.specCheck})
+	if err != nil {
+		return fmt.Errorf("start the emulator: %w", err)
+	}
+	defer emu.Close()
+
+	namespace, err := env.CreateNamespace(ctx, "bench-", nil)
+	if err != nil {
+		return err
+	}
+	step("starting the operator (controller.SetupAll) and the emulator at " + emu.URL)
+	mgr, err := startManager(env, namespace, o.concurrency)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mgr.stop() }()
+	const connection = "bench"
+	if err := createConnection(ctx, env.Client, connection, emu.URL, int32(o.budget)); err != nil {
+		return err
+	}
+
+	step(fmt.Sprintf("applying %d BillingPlans at once in namespace %s; polling every 200 ms", o.plans, namespace))
+	m := &measurement{o: o, namespace: namespace, readyAt: map[string]time.Duration{}}
+	if err := measure(ctx, env.Client, emu, mgr, m, connection); err != nil {
+		return err
+	}
+	if m.allReady {
+		step(fmt.Sprintf("all Ready; the operator keeps running %s to see what it still sends", o.settle))
+	} else {
+		step(fmt.Sprintf("timed out after %s with plans not Ready; waiting %s more", o.timeout, o.settle))
+	}
+	time.Sleep(o.settle)
+	m.afterSettle, m.writesSettle, m.httpSettle = emu.Stats(), mgr.writes.snapshot(), mgr.httpWrites.snapshot()
+	events, err := readPlanEvents(ctx, env.Client, namespace)
+	if err != nil {
+		return err
+	}
+	if err := mgr.stop(); err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+
+	// Stripe's side, read after the run without a limit of its own.
+	emu.SetRateLimits(emulator.RateLimit{}, nil)
+	dups, err := findDuplicates(ctx, emu.URL, m.plans, o.prices)
+	if err != nil {
+		return err
+	}
+	budget, err := budgetFigures(mgr.registry)
+	if err != nil {
+		return err
+	}
+	report(m, dups, events, failed, budget)
+	return nil
+}
+
+// measure creates the plans, starting the clock as the creates begin, and polls until all are Ready
+// for their generation (or -timeout). It samples the emulator's request count every second.
+func measure(ctx context.Context, kube client.Client, emu *emulator.Server, mgr *runningManager, m *measurement, connection string) error {
+	o := m.o
+	plans := make([]*v1alpha1.BillingPlan, o.plans)
+	for i := range plans {
+		plans[i] = newPlan(m.namespace, fmt.Sprintf("plan-%04d", i), connection, o.prices)
+	}
+
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	var samples []int64
+	var samplesMu sync.Mutex
+	base := totalRequests(emu.Stats())
+	m.start = time.Now()
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-sampleCtx.Done():
+				return
+			case <-tick.C:
+				samplesMu.Lock()
+				samples = append(samples, totalRequests(emu.Stats()))
+				samplesMu.Unlock()
+			}
+		}
+	}()
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, o.creators)
+	for range o.creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(plans) {
+					return
+				}
+				if err := kube.Create(ctx, plans[i]); err != nil {
+					errs <- fmt.Errorf("create %s: %w", plans[i].Name, err)
+					return
+				}
+			}
+		}()
+	}
+	createsDone := make(chan struct{})
+	go func() { wg.Wait(); m.createsDone = time.Since(m.start); close(createsDone) }()
+
+	deadline := m.start.Add(o.timeout)
+	for {
+		time.Sleep(200 * time.Millisecond)
+		select {
+		case err := <-errs:
+			return err
+		default:
+		}
+		var list v1alpha1.BillingPlanList
+		if err := kube.List(ctx, &list, client.InNamespace(m.namespace)); err != nil {
+			return fmt.Errorf("list BillingPlans: %w", err)
+		}
+		now := time.Since(m.start)
+		for i := range list.Items {
+			if _, seen := m.readyAt[list.Items[i].Name]; !seen && readyForGeneration(&list.Items[i]) {
+				m.readyAt[list.Items[i].Name] = now
+			}
+		}
+		m.plans = list.Items
+		if len(m.readyAt) == o.plans || time.Now().After(deadline) {
+			m.elapsed, m.allReady = now, len(m.readyAt) == o.plans
+			break
+		}
+	}
+	m.atReady, m.writesReady, m.httpReady = emu.Stats(), mgr.writes.snapshot(), mgr.httpWrites.snapshot()
+	stopSampling()
+	<-createsDone
+	samplesMu.Lock()
+	defer samplesMu.Unlock()
+	prev := base
+	for _, s := range samples {
+		m.perSecond = append(m.perSecond, s-prev)
+		prev = s
+	}
+	return nil
+}
+
+func readyForGeneration(plan *v1alpha1.BillingPlan) bool {
+	for _, c := range plan.Status.Conditions {
+		if c.Type == v1alpha1.ConditionReady {
+			return c.Status == metav1.ConditionTrue && c.ObservedGeneration == plan.Generation
+		}
+	}
+	return false
+}
+
+func newPlan(namespace, name, connection string, prices int) *v1alpha1.BillingPlan {
+	plan := &v1alpha1.BillingPlan{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: v1alpha1.BillingPlanSpec{
+			ManagedSpec: v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: connection}},
+			Product:     v1alpha1.Product{Name: "Bench " + name, Description: "convergence benchmark plan " + name},
+		},
+	}
+	for j := range prices {
+		key := fmt.Sprintf("price-%d", j)
+		plan.Spec.Prices = append(plan.Spec.Prices, v1alpha1.Price{
+			Key:        key,
+			Currency:   "usd",
+			UnitAmount: ptr.To(int64(1000 + 100*j)),
+			Recurring:  &v1alpha1.Recurring{Interval: v1alpha1.IntervalMonth},
+			LookupKey:  name + "-" + key,
+			Nickname:   key,
+		})
+	}
+	return plan
+}
+
+func totalRequests(s emulator.Stats) int64 {
+	var n int64
+	for _, c := range s.Requests {
+		n += c
+	}
+	return n
+}
+
+// zapLevel maps -v to a zap level: 0 errors, 1 info, 2 V(1)...
+func zapLevel(v int) zapcore.Level {
+	if v <= 0 {
+		return zapcore.ErrorLevel
+	}
+	return zapcore.Level(1 - v)
+}
+
+func step(message string) { fmt.Printf("==> %s\n", message) }

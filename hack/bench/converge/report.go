@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+)
+
+// Targets (DESIGN.md §5): printed as PASS or SHORT, never a failure of the command.
+const (
+	targetRatio      = 1.10
+	saturatedFactor  = 0.9 // a 1 s window at >= 90% of the limit counts as saturated
+	maxListedWindows = 120
+	maxListedPlans   = 20
+)
+
+func report(m *measurement, dups duplicates, events planEvents, fp *failedPasses, b budget) {
+	ratio := reportConvergence(m)
+	reportStripe(m, b)
+	reportBucket(m, b)
+	reportWrites(m, events)
+	notReady := reportNotReady(m)
+
+	causes, failedPlans := fp.snapshot()
+	fmt.Printf("\n== Failed passes (controller-runtime's \"Reconciler error\"; each is retried with backoff): %s\n", formatCounts(causes))
+	failed := map[string]bool{}
+	for _, name := range append(failedPlans, events.failedBy429...) {
+		failed[name] = true
+	}
+	for _, line := range notReady {
+		if is429(line.synced) {
+			failed[line.name] = true
+		}
+	}
+	fmt.Printf("\n== Duplicates: %d (extra products %d, extra active prices %d; missing products %d, missing prices %d)\n",
+		dups.total(), dups.extraProducts, dups.extraPrices, dups.missingProducts, dups.missingPrices)
+	printFirst(dups.details)
+
+	fmt.Printf("\n== Targets\n")
+	ratioText := fmt.Sprintf("%.3f", ratio)
+	if !m.allReady {
+		ratioText = "not all Ready"
+	}
+	fmt.Printf("  time/lower bound <= %.2f        %-14s %s\n", targetRatio, ratioText, verdict(m.allReady && ratio <= targetRatio))
+	fmt.Printf("  duplicates = 0                  %-14d %s\n", dups.total(), verdict(dups.total() == 0))
+	fmt.Printf("  plans failed by 429 = 0         %-14d %s", len(failed), verdict(len(failed) == 0))
+	if len(failed) > 0 {
+		fmt.Printf("  (a pass failed on Stripe's 429: %s)", strings.Join(firstN(sortedKeys(failed), 10), ", "))
+	}
+	fmt.Println()
+}
+
+// limitOf is the tighter of the emulator's limit and the connection's budget: what the run can reach.
+func limitOf(o options) float64 {
+	if o.rate <= 0 || float64(o.budget) < o.rate {
+		return float64(o.budget)
+	}
+	return o.rate
+}
+
+// reportConvergence prints the time to all-Ready against the lower bound and returns their ratio.
+func reportConvergence(m *measurement) float64 {
+	o := m.o
+	limit := limitOf(o)
+	minimal := o.plans*(1+o.prices) + 1
+	bound := float64(minimal) / boundRate(o)
+	elapsed := m.elapsed.Seconds()
+
+	fmt.Printf("\n== Convergence: %d BillingPlans x %d prices, emulator limit %g req/s, connection budget %d req/s, concurrency %d\n",
+		o.plans, o.prices, o.rate, o.budget, o.concurrency)
+	readyTimes := make([]float64, 0, len(m.readyAt))
+	for _, d := range m.readyAt {
+		readyTimes = append(readyTimes, d.Seconds())
+	}
+	readyTimes = sortedCopy(readyTimes)
+	if m.allReady {
+		fmt.Printf("time to all-Ready      %8.2f s   (clock from the first create to the first 200 ms poll that saw every plan Ready for its generation)\n", elapsed)
+	} else {
+		fmt.Printf("time to all-Ready      NOT REACHED: %d of %d plans Ready after %.2f s (-timeout)\n", len(m.readyAt), o.plans, elapsed)
+	}
+	fmt.Printf("  creates took %.2f s; plans Ready at: first %.2f s, 50%% %.2f s, 90%% %.2f s, last %.2f s\n",
+		m.createsDone.Seconds(), percentile(readyTimes, 0), percentile(readyTimes, 0.5), percentile(readyTimes, 0.9), percentile(readyTimes, 1))
+	fmt.Printf("lower bound            %8.2f s   = %d minimal Stripe calls / %g req/s\n", bound, minimal, boundRate(o))
+	fmt.Printf("  minimal calls: 1 product create + %d price creates per plan (%d x %d = %d), plus the connection's 1 verification GET /v1/account\n",
+		o.prices, o.plans, 1+o.prices, minimal-1)
+	burst := math.Min(math.Ceil(limit), float64(o.budget))
+	floor := math.Max(0, float64(minimal-1)-burst) / limit
+	fmt.Printf("  (both token buckets start full, so %g calls ride the burst: the reachable floor is (%d - %g) / %g = %.2f s)\n",
+		burst, minimal-1, burst, limit, floor)
+	fmt.Printf("ratio                  %8.3f\n", elapsed/bound)
+	return elapsed / bound
+}
+
+// reportStripe prints the Stripe requests by route, total and per plan, and the 429s.
+func reportStripe(m *measurement, b budget) {
+	o, n, stats := m.o, float64(m.o.plans), m.atReady
+	fmt.Printf("\n== Stripe requests received by the emulator (at all-Ready), total and per plan\n")
+	minimalPer := map[string]float64{"POST /v1/products": 1, "POST /v1/prices": float64(o.prices), "GET /v1/account": 1 / n}
+	var total int64
+	for _, route := range sortedKeys(stats.Requests) {
+		c := stats.Requests[route]
+		total += c
+		note := "(beyond the minimal calls)"
+		if want, ok := minimalPer[route]; ok {
+			note = fmt.Sprintf("(minimal %.3f)", want)
+		}
+		fmt.Printf("  %-34s %7d  %7.3f/plan  %s\n", route, c, float64(c)/n, note)
+	}
+	minimal := o.plans*(1+o.prices) + 1
+	fmt.Printf("  %-34s %7d  %7.3f/plan  (minimal %d, %.3f/plan)\n", "total", total, float64(total)/n, minimal, float64(minimal)/n)
+	fmt.Printf("  responses by status: %s; idempotent replays: %d\n", formatCounts(stats.Responses), stats.IdempotentReplays)
+	fmt.Printf("  after all-Ready, in the next %s: %+d requests (%s)\n", o.settle, totalRequests(m.afterSettle)-totalRequests(stats),
+		formatDelta(stats.Requests, m.afterSettle.Requests))
+	fmt.Printf("429s received          %d (emulator), %g (operator's stripe_api_requests_total code 429)", m.afterSettle.RateLimited, b.requestCode["429"])
+	if len(m.afterSettle.RateLimitedBy) > 0 {
+		fmt.Printf(": %s", formatCounts(m.afterSettle.RateLimitedBy))
+	}
+	fmt.Println()
+}
+
+// reportBucket prints where the time went: requests per second and the waits on the token bucket.
+func reportBucket(m *measurement, b budget) {
+	limit := limitOf(m.o)
+	fmt.Printf("\n== Token bucket\n")
+	saturated, windows := 0, 0
+	for i, c := range m.perSecond {
+		if i == 0 {
+			continue // the burst
+		}
+		windows++
+		if float64(c) >= saturatedFactor*limit {
+			saturated++
+		}
+	}
+	fmt.Printf("  Stripe requests per 1 s window from the first create: ")
+	if len(m.perSecond) <= maxListedWindows {
+		fmt.Printf("%v\n", m.perSecond)
+	} else {
+		s := sortedCopy(m.perSecond)
+		fmt.Printf("%d windows, min %d, median %d, max %d\n", len(s), s[0], percentile(s, 0.5), s[len(s)-1])
+	}
+	fmt.Printf("  windows at >= %.0f%% of %g req/s (the first, the burst, left out): %d of %d\n", saturatedFactor*100, limit, saturated, windows)
+	fmt.Printf("  waits on the connection's bucket: %g requests, mean %.0f ms, %.0f%% waited > 10 ms, %.0f%% > 100 ms\n",
+		b.requests, b.meanWait*1000, b.over10ms*100, b.over100ms*100)
+	fmt.Printf("  operator calls by outcome: %s\n", formatFloatCounts(b.calls))
+}
+
+// reportWrites prints the API-server writes, per plan where they are a plan's.
+func reportWrites(m *measurement, events planEvents) {
+	n := float64(m.o.plans)
+	fmt.Printf("\n== API-server writes by the manager's client (interceptor), total and per plan (at all-Ready)\n")
+	printWrites(m.writesReady, m.writesSettle, n, func(key string) bool { return strings.Contains(key, " BillingPlan") })
+	fmt.Printf("  every HTTP write the manager process sent (its client and its event recorder):\n")
+	printWrites(m.httpReady, m.httpSettle, n, func(key string) bool {
+		return strings.Contains(key, "billingplans") || strings.HasSuffix(key, " events")
+	})
+	fmt.Printf("  Event objects about plans, by reason (repeats of a reason fold into one series): %s\n", formatIntCounts(events.byReason, n))
+}
+
+// reportNotReady lists the plans not Ready with their conditions, and returns them.
+func reportNotReady(m *measurement) []notReadyPlan {
+	notReady := notReadyPlans(m)
+	fmt.Printf("\n== Plans not Ready: %d\n", len(notReady))
+	lines := make([]string, 0, len(notReady))
+	for _, p := range notReady {
+		lines = append(lines, p.text)
+	}
+	printFirst(lines)
+	return notReady
+}
+
+func printFirst(lines []string) {
+	for i, line := range lines {
+		if i == maxListedPlans {
+			fmt.Printf("  ... and %d more\n", len(lines)-maxListedPlans)
+			return
+		}
+		fmt.Printf("  %s\n", line)
+	}
+}
+
+// boundRate is the rate of the lower bound: -rate (the emulator's limit, Stripe's), or the budget when
+// the emulator is unlimited.
+func boundRate(o options) float64 {
+	if o.rate > 0 {
+		return o.rate
+	}
+	return float64(o.budget)
+}
+
+type notReadyPlan struct{ name, synced, text string }
+
+func notReadyPlans(m *measurement) []notReadyPlan {
+	var out []notReadyPlan
+	for i := range m.plans {
+		plan := &m.plans[i]
+		if _, ok := m.readyAt[plan.Name]; ok {
+			continue
+		}
+		ready := meta.FindStatusCondition(plan.Status.Conditions, v1alpha1.ConditionReady)
+		synced := meta.FindStatusCondition(plan.Status.Conditions, v1alpha1.ConditionSynced)
+		text := plan.Name + ": Ready "
+		if ready != nil {
+			text += fmt.Sprintf("%s/%s (generation %d of %d)", ready.Status, ready.Reason, ready.ObservedGeneration, plan.Generation)
+		} else {
+			text += "absent"
+		}
+		msg := ""
+		if synced != nil {
+			msg = synced.Message
+			text += fmt.Sprintf("; Synced %s/%s: %s", synced.Status, synced.Reason, synced.Message)
+		} else {
+			text += "; Synced absent"
+		}
+		out = append(out, notReadyPlan{name: plan.Name, synced: msg, text: text})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func printWrites(atReady, afterSettle map[string]int64, n float64, perPlan func(string) bool) {
+	var total int64
+	for _, key := range sortedKeys(atReady) {
+		c := atReady[key]
+		total += c
+		if perPlan(key) {
+			fmt.Printf("    %-40s %6d  %6.3f/plan\n", key, c, float64(c)/n)
+		} else {
+			fmt.Printf("    %-40s %6d  (not a plan's)\n", key, c)
+		}
+	}
+	fmt.Printf("    %-40s %6d  %6.3f/plan\n", "total", total, float64(total)/n)
+	if delta := formatDelta(atReady, afterSettle); delta != "none" {
+		fmt.Printf("    after all-Ready: %s\n", delta)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "SHORT"
+}
+
+func formatCounts(m map[string]int64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func formatFloatCounts(m map[string]float64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %g", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func formatIntCounts(m map[string]int, n float64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %d (%.2f/plan)", k, m[k], float64(m[k])/n))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatDelta lists what grew between two snapshots of counters.
+func formatDelta(before, after map[string]int64) string {
+	var parts []string
+	for _, k := range sortedKeys(after) {
+		if d := after[k] - before[k]; d != 0 {
+			parts = append(parts, fmt.Sprintf("%s %+d", k, d))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], "...")
+	}
+	return s
+}
