@@ -172,7 +172,7 @@ func updateAccount(c *Call) (any, error) {
 	if err := putAccountState(c.Tx, platform, st); err != nil {
 		return nil, err
 	}
-	if _, err := c.saveAccount(old, acct); err != nil {
+	if err := c.saveAccount(old, acct); err != nil {
 		return nil, err
 	}
 	return c.renderAccount(acct)
@@ -250,14 +250,14 @@ func rejectAccount(c *Call) (any, error) {
 	reason, _ := c.Params().String("reason")
 	acct := old.Clone()
 	acct.Map("requirements")["disabled_reason"] = "rejected." + reason
-	if _, err := c.saveAccount(old, acct); err != nil {
+	if err := c.saveAccount(old, acct); err != nil {
 		return nil, err
 	}
 	return c.renderAccount(acct)
 }
 
 func (c *Call) capabilityFor(acct Object, name string) (Object, error) {
-	if _, requested := acct.Map("capabilities")[name]; !requested && !knownCapability(c.emu, name) {
+	if _, requested := acct.Map("capabilities")[name]; !requested && !knownCapability(name) {
 		return nil, NoSuchObject("capability", name, "capability")
 	}
 	st := accountState(c.Tx, c.emu.platform, acct.ID())
@@ -266,7 +266,7 @@ func (c *Call) capabilityFor(acct Object, name string) (Object, error) {
 
 // knownCapability reports whether name is a capability of the 2023-10-16
 // account schema.
-func knownCapability(e *Emulator, name string) bool {
+func knownCapability(name string) bool {
 	b, err := sharedSpec()
 	if err != nil {
 		return true
@@ -313,7 +313,7 @@ func updateCapability(c *Call) (any, error) {
 	if id == c.emu.platform {
 		return nil, InvalidRequest("account", "You cannot update your own account's capabilities through the API; use the Dashboard.")
 	}
-	if !knownCapability(c.emu, name) {
+	if !knownCapability(name) {
 		return nil, NoSuchObject("capability", name, "capability")
 	}
 	acct := old.Clone()
@@ -326,7 +326,7 @@ func updateCapability(c *Call) (any, error) {
 	}
 	st := accountState(c.Tx, c.emu.platform, id)
 	refreshOnboardingRequirements(acct, st)
-	if _, err := c.saveAccount(old, acct); err != nil {
+	if err := c.saveAccount(old, acct); err != nil {
 		return nil, err
 	}
 	return c.capabilityFor(acct, name)

@@ -71,7 +71,7 @@ func (e *Emulator) changeAccount(id string, change func(c *Call, acct, st Object
 		if err := putAccountState(c.Tx, e.platform, st); err != nil {
 			return err
 		}
-		if _, err := c.saveAccount(old, acct); err != nil {
+		if err := c.saveAccount(old, acct); err != nil {
 			return err
 		}
 		out = acct

@@ -55,9 +55,6 @@ func onboardingFields(businessType string) []string {
 	return fields
 }
 
-// requirementLists are the arrays of a requirements hash.
-var requirementLists = []string{"alternatives", "currently_due", "errors", "eventually_due", "past_due", "pending_verification"}
-
 func strList(v any) []string {
 	var out []string
 	switch l := v.(type) {
@@ -251,16 +248,16 @@ func putAccountState(tx *Tx, platform string, st Object) error {
 // platform's scope) and emits what Stripe emits: account.updated and one
 // capability.updated per capability whose status or request changed, all
 // as events of the connected account (so Connect endpoints receive them
-// with `account` set). It reports whether anything changed.
-func (c *Call) saveAccount(old, updated Object) (bool, error) {
+// with `account` set). No change, no event.
+func (c *Call) saveAccount(old, updated Object) error {
 	platform := c.emu.platform
 	recomputeAccount(updated)
 	prev := Diff(old, updated)
 	if len(prev) == 0 {
-		return false, nil
+		return nil
 	}
 	if err := c.UpdateIn(platform, "account", updated); err != nil {
-		return false, err
+		return err
 	}
 	id := updated.ID()
 	st := accountState(c.Tx, platform, id)
@@ -278,20 +275,20 @@ func (c *Call) saveAccount(old, updated Object) (bool, error) {
 	if len(changed) > 0 {
 		st["requested_at"] = reqAt
 		if err := putAccountState(c.Tx, platform, st); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if err := c.EmitIn(id, "account.updated", updated, prev); err != nil {
-		return false, err
+		return err
 	}
 	for _, name := range changed {
 		oldCap := capabilityObject(old, name, reqAt[name])
 		newCap := capabilityObject(updated, name, reqAt[name])
 		if err := c.EmitIn(id, "capability.updated", newCap, Diff(oldCap, newCap)); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func mergeKeys(a, b map[string]any) map[string]any {

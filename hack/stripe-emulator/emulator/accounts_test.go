@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"errors"
 	"testing"
 
 	stripe "github.com/stripe/stripe-go/v76"
@@ -150,7 +151,8 @@ func TestPayoutScheduleRules(t *testing.T) {
 }
 
 func stripeCode(err error) string {
-	if se, ok := err.(*stripe.Error); ok {
+	var se *stripe.Error
+	if errors.As(err, &se) {
 		return string(se.Code)
 	}
 	return ""

@@ -115,7 +115,7 @@ func balanceObject(c *Call) Object {
 	}
 	codes := sortedKeys(currencies)
 	amounts := func(m map[string]int64) []any {
-		out := []any{}
+		out := make([]any, 0, len(codes))
 		for _, cur := range codes {
 			out = append(out, map[string]any{"amount": m[cur], "currency": cur, "source_types": map[string]any{"card": m[cur]}})
 		}

@@ -124,15 +124,16 @@ func nextPeriodEnd(anchor int64, interval string, count, after int64) int64 {
 }
 
 // decimalValue reads an integer or decimal amount field of a price or tier.
-func decimalValue(m map[string]any, intKey, decKey string) (float64, bool) {
+// The decimal string was checked by readAmount when the price was created.
+func decimalValue(m map[string]any, intKey, decKey string) float64 {
 	if n, ok := m[intKey].(int64); ok {
-		return float64(n), true
+		return float64(n)
 	}
 	if s, ok := m[decKey].(string); ok {
-		f, err := strconv.ParseFloat(s, 64)
-		return f, err == nil
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
 	}
-	return 0, false
+	return 0
 }
 
 // priceAmount is what quantity units of a recurring price cost for one
@@ -155,7 +156,7 @@ func priceAmount(price Object, quantity int64) int64 {
 		}
 	}
 	if price.Str("billing_scheme") != "tiered" {
-		unit, _ := decimalValue(price, "unit_amount", "unit_amount_decimal")
+		unit := decimalValue(price, "unit_amount", "unit_amount_decimal")
 		return int64(math.Round(unit * q))
 	}
 	tiers, _ := price["tiers"].([]any)
@@ -167,8 +168,8 @@ func priceAmount(price Object, quantity int64) int64 {
 		if n, ok := t["up_to"].(int64); ok {
 			upper = float64(n)
 		}
-		unit, _ := decimalValue(t, "unit_amount", "unit_amount_decimal")
-		flat, _ := decimalValue(t, "flat_amount", "flat_amount_decimal")
+		unit := decimalValue(t, "unit_amount", "unit_amount_decimal")
+		flat := decimalValue(t, "flat_amount", "flat_amount_decimal")
 		if price.Str("tiers_mode") == "volume" {
 			if q <= upper {
 				return int64(math.Round(unit*q + flat))
@@ -207,10 +208,10 @@ func productName(c *Call, price Object) string {
 // changes without announcing (a customer's next_invoice_sequence).
 func saveQuiet(c *Call, obj Object) error { return c.Update(obj.Kind(), obj) }
 
-// emitSaved stores a changed object and emits evType with the changed
-// fields as previous_attributes (for kinds whose events are not named after
-// the object, such as customer.subscription.updated). No change, no event.
-func emitSaved(c *Call, old, updated Object, evType string) error {
+// saveSubscription stores a changed subscription and emits
+// customer.subscription.updated (its event is not named after the object)
+// with the changed fields as previous_attributes. No change, no event.
+func saveSubscription(c *Call, old, updated Object) error {
 	prev := Diff(old, updated)
 	if len(prev) == 0 {
 		return nil
@@ -218,7 +219,7 @@ func emitSaved(c *Call, old, updated Object, evType string) error {
 	if err := c.Update(updated.Kind(), updated); err != nil {
 		return err
 	}
-	return c.Emit(evType, updated, prev)
+	return c.Emit("customer.subscription.updated", updated, prev)
 }
 
 // controlTx runs fn as the emulator itself acting in account ("" = the

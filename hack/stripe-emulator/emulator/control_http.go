@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -164,8 +165,8 @@ func writeControl(w http.ResponseWriter, status int, v any) {
 // controlError answers with a Stripe error body, so the same client code
 // reads both APIs' errors.
 func controlError(w http.ResponseWriter, err error) {
-	se, ok := err.(*Error)
-	if !ok {
+	var se *Error
+	if !errors.As(err, &se) {
 		se = InvalidRequest("", "%s", err.Error())
 	}
 	writeControl(w, se.Status, map[string]any{"error": se})

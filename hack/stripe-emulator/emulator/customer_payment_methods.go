@@ -247,7 +247,7 @@ func detachPaymentMethod(c *Call) (any, error) {
 	for _, sub := range scanAll(c, "subscription", func(o Object) bool { return o.Str("default_payment_method") == pm.ID() }) {
 		updated := sub.Clone()
 		updated["default_payment_method"] = nil
-		if err := emitSaved(c, sub, updated, "customer.subscription.updated"); err != nil {
+		if err := saveSubscription(c, sub, updated); err != nil {
 			return nil, err
 		}
 	}

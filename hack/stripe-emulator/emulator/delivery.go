@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -415,10 +414,11 @@ func (d *deliverer) endpointSecret(rec *deliveryRecord) (secret, url, reason str
 // SignWebhookPayload returns the Stripe-Signature header value for payload
 // signed at t with secret: t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">.
 func SignWebhookPayload(payload []byte, secret string, t time.Time) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "%d.", t.Unix())
+	mac.Write([]byte(ts + "."))
 	mac.Write(payload)
-	return "t=" + strconv.FormatInt(t.Unix(), 10) + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 func (d *deliverer) post(rec *deliveryRecord, url, secret string, timeout time.Duration) (int, error) {

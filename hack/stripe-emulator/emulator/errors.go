@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -118,8 +119,8 @@ func injectedServerError() *Error {
 
 // writeError writes err as Stripe does; a non-*Error becomes a 500.
 func writeError(w http.ResponseWriter, reqID string, err error) []byte {
-	se, ok := err.(*Error)
-	if !ok {
+	var se *Error
+	if !errors.As(err, &se) {
 		se = APIError("An unknown error occurred: " + err.Error())
 	}
 	out := *se

@@ -20,7 +20,7 @@ func rawPost(e *env, path, form, key string) (*http.Response, error) {
 	}
 	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 	if err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	return resp, err
 }

@@ -85,7 +85,7 @@ func (e *env) do(t *testing.T, method, path, form string, headers ...string) raw
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	out := rawResp{status: resp.StatusCode, header: resp.Header, body: raw}
 	_ = json.Unmarshal(raw, &out.obj)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -208,8 +209,8 @@ func (e *Emulator) run(req *Request, route *Route) (int, http.Header, []byte) {
 	}
 	header := http.Header{"Original-Request": {req.ID}}
 	if err != nil {
-		se, ok := err.(*Error)
-		if !ok {
+		var se *Error
+		if !errors.As(err, &se) {
 			e.log.Error("handler failed", "endpoint", req.Method+" "+route.Pattern, "err", err)
 			se = APIError("An unknown error occurred: " + err.Error())
 		}

@@ -29,7 +29,7 @@ func TestStoreRollbackAndOrder(t *testing.T) {
 		_ = tx.Delete("thing", "b")
 		return boom
 	})
-	if err != boom {
+	if !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
 	list := func() (ids []string) {

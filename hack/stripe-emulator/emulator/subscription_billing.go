@@ -27,7 +27,7 @@ func lineDescription(price Object, qty int64, name string) string {
 	if count > 1 {
 		per = fmt.Sprintf("every %d %ss", count, interval)
 	}
-	unit, _ := decimalValue(price, "unit_amount", "unit_amount_decimal")
+	unit := decimalValue(price, "unit_amount", "unit_amount_decimal")
 	return fmt.Sprintf("%d × %s (at %s %s)", qty, name, formatMoney(int64(math.Round(unit)), price.Str("currency")), per)
 }
 
@@ -202,7 +202,7 @@ func renewSubscription(c *Call, sub Object) (Object, error) {
 	updated["current_period_start"], updated["current_period_end"] = t, end
 	updated["latest_invoice"] = inv.ID()
 	updated["status"] = statusAfterCollection(sub.Str("status"), outcome, inv)
-	return updated, emitSaved(c, sub, updated, "customer.subscription.updated")
+	return updated, saveSubscription(c, sub, updated)
 }
 
 // cancelOptions are DELETE /v1/subscriptions/{id}'s parameters.
@@ -268,7 +268,7 @@ func afterInvoicePaid(c *Call, inv Object) error {
 	case "incomplete", "past_due", "unpaid":
 		updated := sub.Clone()
 		updated["status"] = "active"
-		return emitSaved(c, sub, updated, "customer.subscription.updated")
+		return saveSubscription(c, sub, updated)
 	}
 	return nil
 }

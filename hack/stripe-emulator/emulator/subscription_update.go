@@ -152,7 +152,7 @@ func applySubscriptionUpdate(c *Call, old Object, p Params) (Object, error) {
 		sub["latest_invoice"] = inv.ID()
 		sub["status"] = statusAfterCollection(status, outcome, inv)
 	}
-	if err := emitSaved(c, old, sub, "customer.subscription.updated"); err != nil {
+	if err := saveSubscription(c, old, sub); err != nil {
 		return nil, err
 	}
 	return sub, nil

@@ -310,7 +310,7 @@ func createSubscription(c *Call, cus Object) (any, error) {
 			return nil, noPaymentMethodError()
 		}
 	}
-	if err := emitSaved(c, sub, updated, "customer.subscription.updated"); err != nil {
+	if err := saveSubscription(c, sub, updated); err != nil {
 		return nil, err
 	}
 	return c.Render(updated)

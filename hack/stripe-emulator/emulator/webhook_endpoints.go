@@ -55,7 +55,7 @@ func createWebhookEndpoint(c *Call) (any, error) {
 	if err := checkWebhookURL(rawURL); err != nil {
 		return nil, err
 	}
-	events, err := webhookEvents(c.emu, p)
+	events, err := webhookEvents(p)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func checkWebhookURL(raw string) *Error {
 // webhookEvents reads enabled_events (nil when absent), checking each
 // against Stripe's list of event types (the spec check does too; this
 // covers DisableSpecCheck). `*` is allowed.
-func webhookEvents(e *Emulator, p Params) ([]any, error) {
+func webhookEvents(p Params) ([]any, error) {
 	if !p.Has("enabled_events") {
 		return nil, nil
 	}
@@ -183,7 +183,7 @@ func updateWebhookEndpoint(c *Call) (any, error) {
 		}
 		we["url"] = v
 	}
-	events, err := webhookEvents(c.emu, p)
+	events, err := webhookEvents(p)
 	if err != nil {
 		return nil, err
 	}
