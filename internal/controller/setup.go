@@ -38,6 +38,8 @@ type Options struct {
 	SecretNamespaces []string
 	// Concurrency is MaxConcurrentReconciles by kind ("BillingPlan": 4); absent kinds get 1.
 	Concurrency map[string]int
+	// MaxRetryDelay bounds the backoff of a failing object (default 5 min).
+	MaxRetryDelay time.Duration
 	// HTTPClient sends Stripe requests (nil: a default with a timeout).
 	HTTPClient *http.Client
 	// Metrics records Stripe calls (nil: none).
@@ -54,7 +56,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync}
-	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind]}); err != nil {
+	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
 	}
 	return nil

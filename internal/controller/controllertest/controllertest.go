@@ -43,6 +43,8 @@ type ManagerOptions struct {
 	Concurrency map[string]int
 	// NewClient replaces the manager's client, for tests that make Kubernetes writes fail.
 	NewClient client.NewClientFunc
+	// MaxRetryDelay bounds the backoff of failing objects (default: the operator's 5 min).
+	MaxRetryDelay time.Duration
 }
 
 // Manager is a running test manager.
@@ -94,6 +96,7 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 		Resync:           o.Resync,
 		SecretNamespaces: []string{SecretNamespace},
 		Concurrency:      o.Concurrency,
+		MaxRetryDelay:    o.MaxRetryDelay,
 	}); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}

@@ -32,8 +32,9 @@ type ControllerOptions struct {
 	// MaxConcurrentReconciles is how many objects of this kind reconcile at once (default 1). The shared
 	// per-connection token bucket, not this number, is what keeps Stripe under its limit.
 	MaxConcurrentReconciles int
-	// RateLimiter bounds the retry backoff (default: 1 s doubling to 5 min, per object).
-	RateLimiter workqueue.TypedRateLimiter[reconcile.Request]
+	// MaxRetryDelay bounds the retry backoff of a failing object: 1 s doubling up to this (default
+	// 5 min).
+	MaxRetryDelay time.Duration
 }
 
 // Setup registers the reconciler with the manager: the kind itself (filtered to changes a person makes),
@@ -52,15 +53,16 @@ func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*
 	if opts.MaxConcurrentReconciles <= 0 {
 		opts.MaxConcurrentReconciles = 1
 	}
-	if opts.RateLimiter == nil {
-		opts.RateLimiter = DefaultRateLimiter()
+	if opts.MaxRetryDelay <= 0 {
+		opts.MaxRetryDelay = MaxRetryDelay
 	}
+	rateLimiter := workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](BaseRetryDelay, opts.MaxRetryDelay)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(r.kind).
 		For(forType, builder.WithPredicates(ChangedByPerson())).
 		Watches(&v1alpha1.StripeConnection{}, handler.EnqueueRequestsFromMapFunc(r.dependentsOfConnection)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: opts.RateLimiter})
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: rateLimiter})
 	if extra != nil {
 		b = extra(b)
 	}
@@ -68,12 +70,6 @@ func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*
 		return fmt.Errorf("set up %s controller: %w", r.kind, err)
 	}
 	return nil
-}
-
-// DefaultRateLimiter retries a failing object after 1 s, doubling up to 5 min: bounded, and never a hot
-// loop on a 5xx burst or a 429 storm.
-func DefaultRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
-	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](BaseRetryDelay, MaxRetryDelay)
 }
 
 // dependentsOfConnection enqueues every object of this kind that references the connection.
@@ -123,7 +119,8 @@ func requestsFor(list client.ObjectList) []reconcile.Request {
 	return requests
 }
 
-// Retry backoff bounds for failing objects.
+// Retry backoff bounds for failing objects: bounded, and never a hot loop on a 5xx burst or a 429
+// storm.
 const (
 	BaseRetryDelay = 1 * time.Second
 	MaxRetryDelay  = 5 * time.Minute
