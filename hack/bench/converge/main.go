@@ -34,6 +34,7 @@ type options struct {
 	prices      int
 	rate        float64
 	budget      int
+	burst       int
 	concurrency int
 	creators    int
 	timeout     time.Duration
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys).")
 	flag.Float64Var(&o.rate, "rate", 25, "The emulator's rate limit, requests/s (Stripe's test-mode limit is 25).")
 	flag.IntVar(&o.budget, "budget", 0, "The StripeConnection's requestsPerSecond (default: -rate).")
+	flag.IntVar(&o.burst, "burst", 0, "The StripeConnection's rateLimit.burst (default: unset, the operator's default of one second's worth).")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "BillingPlan MaxConcurrentReconciles.")
 	flag.IntVar(&o.creators, "creators", 8, "Goroutines creating the plans (they are applied at once).")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "Give up waiting for all-Ready after this long (the report is still printed).")
@@ -84,16 +86,16 @@ type measurement struct {
 }
 
 func run(o options) error {
-	if o.plans <= 0 || o.prices <= 0 || o.rate < 0 || o.budget <= 0 || o.concurrency <= 0 {
-		return fmt.Errorf("-plans, -prices, -budget and -concurrency must be positive and -rate not negative")
+	if o.plans <= 0 || o.prices <= 0 || o.rate < 0 || o.budget <= 0 || o.burst < 0 || o.concurrency <= 0 {
+		return fmt.Errorf("-plans, -prices, -budget and -concurrency must be positive, -rate and -burst not negative")
 	}
 	failed := newFailedPasses()
 	ctrl.SetLogger(captureLogger(zap.New(zap.Level(zapLevel(o.logLevel)), zap.StacktraceLevel(zapcore.PanicLevel), zap.WriteTo(os.Stderr)), failed.record))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	fmt.Printf("bench-converge: %d BillingPlans x %d prices; emulator limit %g req/s; connection budget %d req/s; BillingPlan concurrency %d; spec check %v\n",
-		o.plans, o.prices, o.rate, o.budget, o.concurrency, o.specCheck)
+	fmt.Printf("bench-converge: %d BillingPlans x %d prices; emulator limit %g req/s; connection budget %d req/s, burst %d; BillingPlan concurrency %d; spec check %v\n",
+		o.plans, o.prices, o.rate, o.budget, connectionBurst(o), o.concurrency, o.specCheck)
 	step("starting the control plane (kube-apiserver, etcd)")
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
@@ -118,7 +120,7 @@ func run(o options) error {
 	}
 	defer func() { _ = mgr.stop() }()
 	const connection = "bench"
-	if err := createConnection(ctx, env.Client, connection, emu.URL, int32(o.budget)); err != nil {
+	if err := createConnection(ctx, env.Client, connection, emu.URL, int32(o.budget), int32(o.burst)); err != nil {
 		return err
 	}
 
@@ -243,6 +245,15 @@ func measure(ctx context.Context, kube client.Client, emu *emulator.Server, mgr 
 		prev = s
 	}
 	return nil
+}
+
+// connectionBurst is the burst of the connection's token bucket: -burst, or the operator's default (the
+// budget: one second's worth).
+func connectionBurst(o options) int {
+	if o.burst > 0 {
+		return o.burst
+	}
+	return o.budget
 }
 
 func readyForGeneration(plan *v1alpha1.BillingPlan) bool {

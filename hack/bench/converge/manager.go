@@ -222,8 +222,8 @@ func resourceOf(path string) string {
 }
 
 // createConnection creates the key Secret and a StripeConnection with the given budget pointing at
-// baseURL, and waits until the operator has verified it.
-func createConnection(ctx context.Context, kube client.Client, name, baseURL string, budget int32) error {
+// baseURL (burst 0: the operator's default), and waits until the operator has verified it.
+func createConnection(ctx context.Context, kube client.Client, name, baseURL string, budget, burst int32) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: secretNamespace}}
 	if err := kube.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", secretNamespace, err)
@@ -245,6 +245,9 @@ func createConnection(ctx context.Context, kube client.Client, name, baseURL str
 			APIBaseURL:        baseURL,
 			RateLimit:         &v1alpha1.RateLimit{RequestsPerSecond: budget},
 		},
+	}
+	if burst > 0 {
+		connection.Spec.RateLimit.Burst = &burst
 	}
 	if err := kube.Create(ctx, connection); err != nil {
 		return fmt.Errorf("create StripeConnection: %w", err)

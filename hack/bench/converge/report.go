@@ -71,8 +71,8 @@ func reportConvergence(m *measurement) float64 {
 	bound := float64(minimal) / boundRate(o)
 	elapsed := m.elapsed.Seconds()
 
-	fmt.Printf("\n== Convergence: %d BillingPlans x %d prices, emulator limit %g req/s, connection budget %d req/s, concurrency %d\n",
-		o.plans, o.prices, o.rate, o.budget, o.concurrency)
+	fmt.Printf("\n== Convergence: %d BillingPlans x %d prices, emulator limit %g req/s, connection budget %d req/s (burst %d), concurrency %d\n",
+		o.plans, o.prices, o.rate, o.budget, connectionBurst(o), o.concurrency)
 	readyTimes := make([]float64, 0, len(m.readyAt))
 	for _, d := range m.readyAt {
 		readyTimes = append(readyTimes, d.Seconds())
@@ -88,7 +88,7 @@ func reportConvergence(m *measurement) float64 {
 	fmt.Printf("lower bound            %8.2f s   = %d minimal Stripe calls / %g req/s\n", bound, minimal, boundRate(o))
 	fmt.Printf("  minimal calls: 1 product create + %d price creates per plan (%d x %d = %d), plus the connection's 1 verification GET /v1/account\n",
 		o.prices, o.plans, 1+o.prices, minimal-1)
-	burst := math.Min(math.Ceil(limit), float64(o.budget))
+	burst := math.Min(math.Ceil(limit), float64(connectionBurst(o)))
 	floor := math.Max(0, float64(minimal-1)-burst) / limit
 	fmt.Printf("  (both token buckets start full, so %g calls ride the burst: the reachable floor is (%d - %g) / %g = %.2f s)\n",
 		burst, minimal-1, burst, limit, floor)
