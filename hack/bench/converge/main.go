@@ -13,8 +13,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -91,7 +93,8 @@ func run(o options) error {
 	}
 	failed := newFailedPasses()
 	ctrl.SetLogger(captureLogger(zap.New(zap.Level(zapLevel(o.logLevel)), zap.StacktraceLevel(zapcore.PanicLevel), zap.WriteTo(os.Stderr)), failed.record))
-	ctx, cancel := context.WithCancel(context.Background())
+	// An interrupt ends the run through the deferred stops, so no kube-apiserver or etcd is left behind.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
 	fmt.Printf("bench-converge: %d BillingPlans x %d prices; emulator limit %g req/s; connection budget %d req/s, burst %d; BillingPlan concurrency %d; spec check %v\n",
@@ -134,7 +137,9 @@ func run(o options) error {
 	} else {
 		step(fmt.Sprintf("timed out after %s with plans not Ready; waiting %s more", o.timeout, o.settle))
 	}
-	time.Sleep(o.settle)
+	if err := sleep(ctx, o.settle); err != nil {
+		return err
+	}
 	m.afterSettle, m.writesSettle, m.httpSettle = emu.Stats(), mgr.writes.snapshot(), mgr.httpWrites.snapshot()
 	events, err := readPlanEvents(ctx, env.Client, namespace)
 	if err != nil {
@@ -212,7 +217,9 @@ func measure(ctx context.Context, kube client.Client, emu *emulator.Server, mgr 
 
 	deadline := m.start.Add(o.timeout)
 	for {
-		time.Sleep(200 * time.Millisecond)
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
 		select {
 		case err := <-errs:
 			return err
@@ -301,6 +308,18 @@ func zapLevel(v int) zapcore.Level {
 		return zapcore.ErrorLevel
 	}
 	return zapcore.Level(1 - v)
+}
+
+// sleep waits d, or returns the context's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }
 
 func step(message string) { fmt.Printf("==> %s\n", message) }
