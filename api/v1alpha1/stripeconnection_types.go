@@ -46,8 +46,10 @@ type RateLimit struct {
 	// +kubebuilder:validation:Maximum=100
 	RequestsPerSecond int32 `json:"requestsPerSecond"`
 
-	// Burst is how many calls may be made at once above the sustained rate. Defaults to
-	// requestsPerSecond.
+	// Burst is how many calls may be made at once above the sustained rate. Defaults to four fifths
+	// of requestsPerSecond, which keeps a bulk apply from arriving at Stripe faster than its limit.
+	// When Stripe answers 429 anyway (another client shares the account), the operator halves the
+	// rate for every controller at once and climbs back while calls succeed.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +optional

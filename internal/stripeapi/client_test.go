@@ -170,11 +170,12 @@ func TestDefaultBudget(t *testing.T) {
 		wantRate  float64
 		wantBurst int
 	}{
-		{"sk_test_1", Budget{}, 25, 25},
-		{"sk_live_1", Budget{}, 90, 90},
-		{"rk_live_1", Budget{}, 90, 90},
-		{"sk_live_1", Budget{RequestsPerSecond: 10}, 10, 10},
-		{"sk_test_1", Budget{RequestsPerSecond: 2.5}, 2.5, 3},
+		// The default burst is four fifths of a second's worth (see budgetFor).
+		{"sk_test_1", Budget{}, 25, 20},
+		{"sk_live_1", Budget{}, 90, 72},
+		{"rk_live_1", Budget{}, 90, 72},
+		{"sk_live_1", Budget{RequestsPerSecond: 10}, 10, 8},
+		{"sk_test_1", Budget{RequestsPerSecond: 2.5}, 2.5, 2},
 		{"sk_test_1", Budget{RequestsPerSecond: 5, Burst: 1}, 5, 1},
 	} {
 		c, err := New(Config{APIKey: tc.key, Budget: tc.budget})

@@ -151,6 +151,14 @@ func IsAccountInvalid(err error) bool {
 	return ok && e.Code == CodeAccountInvalid
 }
 
+// IsRateLimited reports whether Stripe refused a request for the account's request rate (429
+// rate_limit), as opposed to a 429 lock_timeout on a busy object. The connection's budget has
+// already slowed down when this is true (see adaptive.go).
+func IsRateLimited(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.HTTPStatus == http.StatusTooManyRequests && e.Code != "lock_timeout"
+}
+
 // classify is the one table of the package's error policy.
 func classify(e *Error) Class {
 	if errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded) {

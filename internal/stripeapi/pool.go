@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/time/rate"
 )
 
 // Pool hands out one Client per StripeConnection, so that every controller shares the connection's
@@ -31,7 +30,7 @@ type Pool struct {
 type poolEntry struct {
 	fingerprint string
 	client      *Client
-	limiter     *rate.Limiter
+	adapter     *rateAdapter
 }
 
 // NewPool returns an empty Pool whose Clients record into metrics (may be nil) and log to log,
@@ -60,15 +59,15 @@ func (p *Pool) Get(id string, cfg Config) (*Client, error) {
 	if e != nil && e.fingerprint == fp {
 		return e.client, nil
 	}
-	var limiter *rate.Limiter
+	var adapter *rateAdapter
 	if e != nil {
-		limiter = e.limiter
+		adapter = e.adapter
 	}
-	c, err := newClient(cfg, limiter)
+	c, err := newClient(cfg, adapter)
 	if err != nil {
 		return nil, err
 	}
-	p.entries[id] = &poolEntry{fingerprint: fp, client: c, limiter: c.limiter}
+	p.entries[id] = &poolEntry{fingerprint: fp, client: c, adapter: c.adapter}
 	return c, nil
 }
 

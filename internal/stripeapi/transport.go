@@ -1,6 +1,7 @@
 package stripeapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ func (i *callInfo) get() (status int, requestID string, replayed bool) {
 type budgetTransport struct {
 	base       http.RoundTripper
 	limiter    *rate.Limiter
+	adapter    *rateAdapter  // slows the limiter on 429 rate_limit; nil: fixed budget
 	timeout    time.Duration // per request, after the wait; <= 0: none
 	metrics    *Metrics
 	connection string
@@ -105,6 +107,9 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		code = resp.StatusCode
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	}
+	if resp != nil {
+		t.adapt(resp)
+	}
 	t.metrics.observeRequest(t.connection, req.Method, code)
 	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 		info.record(resp)
@@ -123,3 +128,26 @@ func (b *cancelOnClose) Close() error {
 	b.cancel()
 	return err //nolint:wrapcheck // a RoundTripper's body must return the underlying Close error as is
 }
+
+// adapt tells the adapter how Stripe answered. A 429 is a rate limit unless its code is lock_timeout
+// (another request holds the object: not a matter of pace), so a 429's body, a small JSON error, is
+// read here and put back for stripe-go to decode.
+func (t *budgetTransport) adapt(resp *http.Response) {
+	if t.adapter == nil {
+		return
+	}
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.adapter.succeeded(time.Now())
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err == nil && bytes.Contains(body, []byte(`"lock_timeout"`)) {
+		return
+	}
+	t.adapter.throttled(time.Now())
+}
+
+// maxErrorBody bounds what adapt reads of a 429's body.
+const maxErrorBody = 64 << 10

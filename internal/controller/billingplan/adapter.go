@@ -5,6 +5,7 @@ package billingplan
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -183,36 +184,51 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 		e.record(eventUpdatedProduct, "updated product %s: %s", product.ID, describe(changes.fields))
 	}
 
-	plan2 := planPrices(plan.Spec.Prices, e.prices, newOwnership(uid, plan.Status))
-	for _, want := range plan2.creates {
+	prices := planPrices(plan.Spec.Prices, e.prices, newOwnership(uid, plan.Status))
+	// One event per kind of write and pass, naming every price: events of one object and reason are
+	// folded into a series, which would hide all but the first.
+	var created, updated, archivedNotes []string
+	defer func() {
+		e.recordAll(eventCreatedPrice, "created", created)
+		e.recordAll(eventUpdatedPrice, "updated", updated)
+		e.recordAll(eventArchivedPrice, "archived", archivedNotes)
+	}()
+	for _, want := range prices.creates {
 		price, err := e.stripe.CreatePrice(ctx, e.priceCreateParams(plan, want))
 		if err != nil {
 			return fmt.Errorf("create price %q: %w", want.Key, err)
 		}
-		plan2.current[want.Key] = price
+		prices.current[want.Key] = price
 		e.prices = append([]stripeapi.Price{*price}, e.prices...)
-		e.record(eventCreatedPrice, "created price %s for key %q", price.ID, want.Key)
+		created = append(created, fmt.Sprintf("%s (key %q)", price.ID, want.Key))
 	}
-	for _, u := range plan2.updates {
+	for _, u := range prices.updates {
 		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+e.pass+"/"+stripeapi.Digest(u.changes.params))
 		price, err := e.stripe.UpdatePrice(ctx, u.price.ID, u.changes.params)
 		if err != nil {
 			return fmt.Errorf("update price %s (key %q): %w", u.price.ID, u.key, err)
 		}
-		plan2.current[u.key] = price
-		e.record(eventUpdatedPrice, "updated price %s (key %q): %s", price.ID, u.key, describe(u.changes.fields))
+		prices.current[u.key] = price
+		updated = append(updated, fmt.Sprintf("%s (key %q: %s)", price.ID, u.key, describe(u.changes.fields)))
 	}
 	var archived []v1alpha1.ArchivedPrice
-	for _, a := range plan2.archives {
+	for _, a := range prices.archives {
 		if err := e.archivePrice(ctx, uid, generation, a.price.ID); err != nil {
 			return err
 		}
 		archived = append(archived, v1alpha1.ArchivedPrice{Key: a.key, ID: a.price.ID})
-		e.record(eventArchivedPrice, "archived price %s (key %q)", a.price.ID, a.key)
+		archivedNotes = append(archivedNotes, fmt.Sprintf("%s (key %q)", a.price.ID, a.key))
 	}
-	plan.Status.Prices = priceStatuses(plan.Spec.Prices, plan2.current)
+	plan.Status.Prices = priceStatuses(plan.Spec.Prices, prices.current)
 	plan.Status.ArchivedPrices = appendArchived(plan.Status.ArchivedPrices, archived...)
 	return nil
+}
+
+// recordAll records one event for the prices a pass wrote, if any.
+func (e *external) recordAll(reason, verb string, notes []string) {
+	if len(notes) > 0 {
+		e.record(reason, "%s price %s", verb, strings.Join(notes, ", "))
+	}
 }
 
 // Delete archives every active price, then the product: Stripe never deletes a price, and refuses to

@@ -111,6 +111,7 @@ func TestFaultsConvergeWithoutDuplicates(t *testing.T) {
 		controllertest.WaitForConditionWithin(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 3*time.Minute)
 	}
 	stats := r.emu.Stats()
+	t.Logf("requests %v; responses %v; 429s %d; faults %+v", stats.Requests, stats.Responses, stats.RateLimited, stats.Faults)
 	// The storm is over: let the test's own reads through.
 	r.emu.SetRateLimits(emulator.RateLimit{}, nil)
 	r.emu.SetFaults(emulator.FaultConfig{})

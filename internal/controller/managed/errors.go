@@ -58,6 +58,7 @@ type outcome struct {
 const (
 	dependencyRequeue = 30 * time.Second
 	authRequeue       = 2 * time.Minute
+	rateLimitRequeue  = 2 * time.Second
 )
 
 // classify decides what an error means for the object. Stripe's classes come from the wrapper:
@@ -74,6 +75,12 @@ func classify(err error) outcome {
 	case apierrors.IsConflict(err):
 		// Someone else wrote the object first: a stale read, not a failure. Retry quietly.
 		return outcome{reason: v1alpha1.ReasonReconcileError, requeueAfter: time.Second}
+	}
+	if stripeapi.IsRateLimited(err) {
+		// The connection's shared budget has already slowed down (stripeapi's adaptive budget does
+		// the pacing for every controller at once); escalating this object's own backoff on top
+		// would only leave it idle once Stripe has room again.
+		return outcome{reason: v1alpha1.ReasonReconcileError, requeueAfter: rateLimitRequeue}
 	}
 	switch stripeapi.Classify(err) {
 	case stripeapi.ClassTerminal:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,9 @@ const (
 	defaultResync      = 10 * time.Hour
 	resyncJitterFactor = 0.1
 )
+
+// requestIDSuffix matches the " [request req_…]" that the Stripe wrapper appends to its errors.
+var requestIDSuffix = regexp.MustCompile(` \[request req_[A-Za-z0-9]+\]`)
 
 // Reconciler drives one kind through its adapter. It is the only place that writes the object's
 // metadata and status: adapters fill status fields in memory, and the reconciler writes status once,
@@ -252,9 +256,12 @@ func (r *Reconciler) recordFoundID(ctx context.Context, obj Object, observation 
 // reportError turns an error into conditions, an event and a requeue decision.
 func (r *Reconciler) reportError(ctx context.Context, obj Object, err error) reconcile.Result {
 	out := classify(err)
-	setSynced(obj, metav1.ConditionFalse, out.reason, err.Error())
+	// The condition leaves out Stripe's request id, which differs on every attempt: two identical
+	// failures must not rewrite the status. The event keeps it, for Stripe's support.
+	message := requestIDSuffix.ReplaceAllString(err.Error(), "")
+	setSynced(obj, metav1.ConditionFalse, out.reason, message)
 	if !isReady(obj) || out.reason == v1alpha1.ReasonTerminal {
-		r.setReady(obj, Readiness{Reason: out.reason, Message: err.Error()})
+		r.setReady(obj, Readiness{Reason: out.reason, Message: message})
 	}
 	if out.reason == v1alpha1.ReasonTerminal {
 		// Recorded against this generation, so the condition says which spec Stripe refused; nothing

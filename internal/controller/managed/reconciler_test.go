@@ -305,11 +305,14 @@ func TestClassify(t *testing.T) {
 		wantReason string
 		wantRetry  bool
 	}{
-		"429":             {err: &stripeapi.Error{Class: stripeapi.ClassRetryable, HTTPStatus: 429}, wantReason: v1alpha1.ReasonReconcileError, wantRetry: true},
-		"network":         {err: errors.New("connection reset"), wantReason: v1alpha1.ReasonReconcileError, wantRetry: true},
-		"invalid request": {err: &stripeapi.Error{Class: stripeapi.ClassTerminal, HTTPStatus: 400}, wantReason: v1alpha1.ReasonTerminal},
-		"401":             {err: &stripeapi.Error{Class: stripeapi.ClassAuth, HTTPStatus: 401}, wantReason: v1alpha1.ReasonConnectionNotReady},
-		"dependency":      {err: WaitingFor("tenant"), wantReason: v1alpha1.ReasonWaitingForDependency},
+		// The shared budget paces rate limits: the object requeues soon, without escalating.
+		"429 rate_limit":   {err: &stripeapi.Error{Class: stripeapi.ClassRetryable, HTTPStatus: 429, Code: "rate_limit"}, wantReason: v1alpha1.ReasonReconcileError},
+		"429 lock_timeout": {err: &stripeapi.Error{Class: stripeapi.ClassRetryable, HTTPStatus: 429, Code: "lock_timeout"}, wantReason: v1alpha1.ReasonReconcileError, wantRetry: true},
+		"500":              {err: &stripeapi.Error{Class: stripeapi.ClassRetryable, HTTPStatus: 500}, wantReason: v1alpha1.ReasonReconcileError, wantRetry: true},
+		"network":          {err: errors.New("connection reset"), wantReason: v1alpha1.ReasonReconcileError, wantRetry: true},
+		"invalid request":  {err: &stripeapi.Error{Class: stripeapi.ClassTerminal, HTTPStatus: 400}, wantReason: v1alpha1.ReasonTerminal},
+		"401":              {err: &stripeapi.Error{Class: stripeapi.ClassAuth, HTTPStatus: 401}, wantReason: v1alpha1.ReasonConnectionNotReady},
+		"dependency":       {err: WaitingFor("tenant"), wantReason: v1alpha1.ReasonWaitingForDependency},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
