@@ -28,6 +28,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
+	"github.com/cloudip/stripe-operator/internal/stripeapi"
 	"github.com/cloudip/stripe-operator/internal/testenv"
 )
 
@@ -51,7 +52,7 @@ func main() {
 	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys).")
 	flag.Float64Var(&o.rate, "rate", 25, "The emulator's rate limit, requests/s (Stripe's test-mode limit is 25).")
 	flag.IntVar(&o.budget, "budget", 0, "The StripeConnection's requestsPerSecond (default: -rate).")
-	flag.IntVar(&o.burst, "burst", 0, "The StripeConnection's rateLimit.burst (default: unset, the operator's default of one second's worth).")
+	flag.IntVar(&o.burst, "burst", 0, "The StripeConnection's rateLimit.burst (default: unset, the operator's default of 4/5 of a second's worth).")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "BillingPlan MaxConcurrentReconciles.")
 	flag.IntVar(&o.creators, "creators", 8, "Goroutines creating the plans (they are applied at once).")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "Give up waiting for all-Ready after this long (the report is still printed).")
@@ -254,13 +255,12 @@ func measure(ctx context.Context, kube client.Client, emu *emulator.Server, mgr 
 	return nil
 }
 
-// connectionBurst is the burst of the connection's token bucket: -burst, or the operator's default (the
-// budget: one second's worth).
+// connectionBurst is the burst of the connection's token bucket: -burst, or the operator's default.
 func connectionBurst(o options) int {
 	if o.burst > 0 {
 		return o.burst
 	}
-	return o.budget
+	return stripeapi.DefaultBurst(float64(o.budget))
 }
 
 func readyForGeneration(plan *v1alpha1.BillingPlan) bool {

@@ -195,7 +195,7 @@ func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		w.counts.add(req.Method + " " + resourceOf(req.URL.Path))
 	}
-	return w.base.RoundTrip(req) //nolint:wrapcheck // a RoundTripper passes errors through
+	return w.base.RoundTrip(req)
 }
 
 // resourceOf turns /apis/g/v/namespaces/ns/billingplans/name/status into "billingplans/status".

@@ -11,6 +11,9 @@ import (
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 )
 
+// noneText stands for "nothing" in the report's lines.
+const noneText = "none"
+
 // Targets (DESIGN.md §5): printed as PASS or SHORT, never a failure of the command.
 const (
 	targetRatio      = 1.10
@@ -235,7 +238,7 @@ func printWrites(atReady, afterSettle map[string]int64, n float64, perPlan func(
 		}
 	}
 	fmt.Printf("    %-40s %6d  %6.3f/plan\n", "total", total, float64(total)/n)
-	if delta := formatDelta(atReady, afterSettle); delta != "none" {
+	if delta := formatDelta(atReady, afterSettle); delta != noneText {
 		fmt.Printf("    after all-Ready: %s\n", delta)
 	}
 }
@@ -253,7 +256,7 @@ func formatCounts(m map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	if len(parts) == 0 {
-		return "none"
+		return noneText
 	}
 	return strings.Join(parts, ", ")
 }
@@ -264,7 +267,7 @@ func formatFloatCounts(m map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %g", k, m[k]))
 	}
 	if len(parts) == 0 {
-		return "none"
+		return noneText
 	}
 	return strings.Join(parts, ", ")
 }
@@ -275,7 +278,7 @@ func formatIntCounts(m map[string]int, n float64) string {
 		parts = append(parts, fmt.Sprintf("%s %d (%.2f/plan)", k, m[k], float64(m[k])/n))
 	}
 	if len(parts) == 0 {
-		return "none"
+		return noneText
 	}
 	return strings.Join(parts, ", ")
 }
@@ -289,7 +292,7 @@ func formatDelta(before, after map[string]int64) string {
 		}
 	}
 	if len(parts) == 0 {
-		return "none"
+		return noneText
 	}
 	return strings.Join(parts, ", ")
 }
