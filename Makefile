@@ -46,7 +46,7 @@ envtest-assets: ## Build (or find) kube-apiserver, etcd and kubectl for envtest;
 	@bash hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets ## Run every test on the real control plane and the Stripe emulator.
+test: manifests generate fmt vet lint envtest-assets ## Lint, then every test on the real control plane and the Stripe emulator.
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test ./... -count=1 -timeout 20m $(TEST_ARGS)
 
 .PHONY: verify-generated
