@@ -12,7 +12,8 @@ GOLANGCI_LINT  := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GO_BUILD_FLAGS := -trimpath -ldflags "-s -w"
 export CGO_ENABLED := 0
 
-# Arguments for go test (e.g. make test TEST_ARGS='-run TestBillingPlan -v').
+# What go test runs, and how (e.g. make test TEST_PKGS=./internal/controller/billingplan/ TEST_ARGS='-run TestCrashSafety -v').
+TEST_PKGS ?= ./...
 TEST_ARGS ?=
 
 .PHONY: all
@@ -47,7 +48,7 @@ envtest-assets: ## Build (or find) kube-apiserver, etcd and kubectl for envtest;
 
 .PHONY: test
 test: manifests generate fmt vet lint envtest-assets ## Lint, then every test on the real control plane and the Stripe emulator.
-	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test ./... -count=1 -timeout 20m $(TEST_ARGS)
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test $(TEST_PKGS) -count=1 -timeout 20m $(TEST_ARGS)
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files differ from what is committed.
