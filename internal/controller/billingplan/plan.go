@@ -84,11 +84,11 @@ func planPrices(spec []v1alpha1.Price, observed []stripeapi.Price, owners owners
 	for _, want := range spec {
 		shape := shapeOfSpec(want)
 		match := findPrice(observed, claimed, func(p stripeapi.Price) bool {
-			return owners.keyOf(p) == want.Key && shapeOfStripe(p).equal(shape)
+			return owners.keyOf(p) == want.Key && shape.fits(shapeOfStripe(p))
 		})
 		if match == nil {
 			match = findPrice(observed, claimed, func(p stripeapi.Price) bool {
-				return p.Active && owners.keyOf(p) == "" && p.LookupKey == want.LookupKey && shapeOfStripe(p).equal(shape)
+				return p.Active && owners.keyOf(p) == "" && p.LookupKey == want.LookupKey && shape.fits(shapeOfStripe(p))
 			})
 		}
 		if match == nil {

@@ -83,6 +83,29 @@ func TestPlanPrices(t *testing.T) {
 			status:      v1alpha1.BillingPlanStatus{Prices: []v1alpha1.PriceStatus{{Key: "monthly", ID: "price_foreign"}}},
 			wantArchive: []string{"price_foreign"},
 		},
+		"a tax behaviour the spec leaves unset is no reason for a new price": {
+			spec: []v1alpha1.Price{want("monthly", 1000, "")},
+			observed: []stripeapi.Price{func() stripeapi.Price {
+				p := ours("price_1", "monthly", true, 1000, "")
+				p.TaxBehavior = "exclusive"
+				return p
+			}()},
+			wantCurrent: map[string]string{"monthly": "price_1"},
+		},
+		"a tax behaviour the spec sets differently, once fixed, needs a new price": {
+			spec: []v1alpha1.Price{func() v1alpha1.Price { p := want("monthly", 1000, ""); p.TaxBehavior = "inclusive"; return p }()},
+			observed: []stripeapi.Price{func() stripeapi.Price {
+				p := ours("price_1", "monthly", true, 1000, "")
+				p.TaxBehavior = "exclusive"
+				return p
+			}()},
+			wantCreates: []string{"monthly"}, wantArchive: []string{"price_1"},
+		},
+		"a tax behaviour still unspecified in Stripe is set in place": {
+			spec:        []v1alpha1.Price{func() v1alpha1.Price { p := want("monthly", 1000, ""); p.TaxBehavior = "exclusive"; return p }()},
+			observed:    []stripeapi.Price{ours("price_1", "monthly", true, 1000, "")},
+			wantUpdates: []string{"price_1"}, wantCurrent: map[string]string{"monthly": "price_1"},
+		},
 		"decimal and integer amounts that are equal are the same shape": {
 			spec: []v1alpha1.Price{{Key: "api", Currency: "usd", UnitAmountDecimal: ptr.To("12.50")}},
 			observed: []stripeapi.Price{{ID: "price_d", Active: true, Currency: "usd", Type: "one_time", UnitAmountDecimal: "12.5",

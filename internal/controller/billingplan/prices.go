@@ -109,10 +109,16 @@ func normalise(s priceShape) priceShape {
 	return s
 }
 
-func (s priceShape) equal(o priceShape) bool {
-	return s.Currency == o.Currency && s.Type == o.Type && s.Amount == o.Amount && s.TiersMode == o.TiersMode &&
-		slices.Equal(s.Tiers, o.Tiers) && s.Interval == o.Interval && s.IntervalCount == o.IntervalCount &&
-		s.UsageType == o.UsageType && s.AggregateUsage == o.AggregateUsage && s.TaxBehavior == o.TaxBehavior
+// fits reports whether a Stripe price (have) charges what the spec (want) asks, or can be brought to
+// it in place. A tax behaviour the spec leaves unset is not a difference (the spec does not care, and a
+// price whose tax behaviour Stripe fixed must not be replaced for it), and neither is one Stripe still
+// holds as unspecified (Stripe lets it be set once, in place: see mutableChanges).
+func (want priceShape) fits(have priceShape) bool {
+	return want.Currency == have.Currency && want.Type == have.Type && want.Amount == have.Amount &&
+		want.TiersMode == have.TiersMode && slices.Equal(want.Tiers, have.Tiers) && want.Interval == have.Interval &&
+		want.IntervalCount == have.IntervalCount && want.UsageType == have.UsageType &&
+		want.AggregateUsage == have.AggregateUsage &&
+		(want.TaxBehavior == "" || have.TaxBehavior == "" || want.TaxBehavior == have.TaxBehavior)
 }
 
 // decimal renders an amount in the smallest currency unit canonically ("1250", "12.5"), so an integer
