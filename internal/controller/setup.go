@@ -6,11 +6,15 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
 
 	"github.com/cloudip/stripe-operator/internal/controller/billingplan"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
@@ -22,7 +26,9 @@ import (
 // allowedNamespaces selects, and emit events. Secrets are read only in the namespaces given by
 // --secret-namespaces: a Role in the operator's namespace, generated from the marker below (a
 // deployment that adds namespaces to the flag grants the same Role there).
-// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections/finalizers,verbs=update
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripetenants;stripewebhookendpoints;stripeeventsinks,verbs=get;list;watch
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -52,7 +58,30 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	pool := stripeapi.NewPool(o.Metrics, mgr.GetLogger().WithName("stripe"))
 	connections := managed.NewConnections(mgr.GetClient(), pool, o.SecretNamespaces, o.HTTPClient)
 
-	if err := stripeconnection.New(mgr.GetClient(), connections, mgr.GetEventRecorder("stripe-operator-stripeconnection"), resyncOrDefault(o.Resync)).SetupWithManager(mgr); err != nil {
+	// Every kind that can name a connection, with or without a controller yet: the connection's
+	// deletion waits for all of them.
+	users := map[client.Object]client.ObjectList{
+		&v1alpha1.BillingPlan{}:           &v1alpha1.BillingPlanList{},
+		&v1alpha1.StripeTenant{}:          &v1alpha1.StripeTenantList{},
+		&v1alpha1.StripeWebhookEndpoint{}: &v1alpha1.StripeWebhookEndpointList{},
+		&v1alpha1.StripeEventSink{}:       &v1alpha1.StripeEventSinkList{},
+	}
+	watched := map[client.Object]func(client.Object) string{}
+	for kind := range users {
+		if err := managed.IndexConnectionRef(mgr, kind); err != nil {
+			return err
+		}
+		watched[kind] = managed.ConnectionRefName
+	}
+	usersOf := func(ctx context.Context, connection string) ([]string, error) {
+		lists := make([]client.ObjectList, 0, len(users))
+		for _, list := range users {
+			lists = append(lists, list.DeepCopyObject().(client.ObjectList))
+		}
+		return managed.ConnectionUsers(ctx, mgr.GetClient(), connection, lists...)
+	}
+	recorder := mgr.GetEventRecorder("stripe-operator-stripeconnection")
+	if err := stripeconnection.New(mgr.GetClient(), connections, recorder, resyncOrDefault(o.Resync), usersOf).SetupWithManager(mgr, watched); err != nil {
 		return err
 	}
 	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync}

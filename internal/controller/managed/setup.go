@@ -3,6 +3,7 @@ package managed
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,6 +28,49 @@ import (
 // when a connection becomes ready (or its key changes), exactly its dependents are enqueued.
 const ConnectionRefIndex = "spec.connectionRef.name"
 
+// IndexConnectionRef registers ConnectionRefIndex for a kind. Every kind that can reference a
+// connection is indexed once, whether or not it has a controller yet: a connection's deletion waits for
+// all of them.
+func IndexConnectionRef(mgr ctrl.Manager, obj client.Object) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, ConnectionRefIndex, func(o client.Object) []string {
+		if name := ConnectionRefName(o); name != "" {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index %T by connection: %w", obj, err)
+	}
+	return nil
+}
+
+// ConnectionRefName returns the StripeConnection an object names in spec.connectionRef, or "".
+func ConnectionRefName(o client.Object) string {
+	managed, ok := o.(Object)
+	if !ok || managed.GetManagedSpec() == nil || managed.GetManagedSpec().ConnectionRef == nil {
+		return ""
+	}
+	return managed.GetManagedSpec().ConnectionRef.Name
+}
+
+// ConnectionUsers lists, as "Kind namespace/name", the objects of the given kinds (as empty lists)
+// whose spec.connectionRef names the connection.
+func ConnectionUsers(ctx context.Context, kube client.Client, connection string, lists ...client.ObjectList) ([]string, error) {
+	var users []string
+	for _, list := range lists {
+		if err := kube.List(ctx, list, client.MatchingFields{ConnectionRefIndex: connection}); err != nil {
+			return nil, fmt.Errorf("list users of StripeConnection %q: %w", connection, err)
+		}
+		kind := strings.TrimSuffix(fmt.Sprintf("%T", list), "List")
+		kind = kind[strings.LastIndex(kind, ".")+1:]
+		if err := forEachItem(list, func(o client.Object) {
+			users = append(users, kind+" "+o.GetNamespace()+"/"+o.GetName())
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
+}
+
 // ControllerOptions are the per-kind knobs of a controller.
 type ControllerOptions struct {
 	// MaxConcurrentReconciles is how many objects of this kind reconcile at once (default 1). The shared
@@ -38,18 +82,10 @@ type ControllerOptions struct {
 }
 
 // Setup registers the reconciler with the manager: the kind itself (filtered to changes a person makes),
-// the connections it references, and whatever else the kind watches (extra may be nil).
+// the connections it references, and whatever else the kind watches (extra may be nil). The kind's
+// ConnectionRefIndex must be registered (IndexConnectionRef) before the manager starts.
 func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*builder.Builder) *builder.Builder) error {
 	forType := r.newObject()
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), forType, ConnectionRefIndex, func(o client.Object) []string {
-		managed, ok := o.(Object)
-		if !ok || managed.GetManagedSpec() == nil || managed.GetManagedSpec().ConnectionRef == nil {
-			return nil
-		}
-		return []string{managed.GetManagedSpec().ConnectionRef.Name}
-	}); err != nil {
-		return fmt.Errorf("index %s by connection: %w", r.kind, err)
-	}
 	if opts.MaxConcurrentReconciles <= 0 {
 		opts.MaxConcurrentReconciles = 1
 	}

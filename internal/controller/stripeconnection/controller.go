@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,11 +45,13 @@ type Reconciler struct {
 	connections *managed.Connections
 	recorder    events.EventRecorder
 	resync      time.Duration
+	usersOf     UsersOf
 }
 
-// New returns the StripeConnection reconciler. resync is how often a verified key is checked again.
-func New(kube client.Client, connections *managed.Connections, recorder events.EventRecorder, resync time.Duration) *Reconciler {
-	return &Reconciler{kube: kube, connections: connections, recorder: recorder, resync: resync}
+// New returns the StripeConnection reconciler. resync is how often a verified key is checked again;
+// usersOf lists the objects that reference a connection (its deletion waits for them).
+func New(kube client.Client, connections *managed.Connections, recorder events.EventRecorder, resync time.Duration, usersOf UsersOf) *Reconciler {
+	return &Reconciler{kube: kube, connections: connections, recorder: recorder, resync: resync, usersOf: usersOf}
 }
 
 // Reconcile verifies one connection and writes its status when it changed.
@@ -57,19 +60,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.kube.Get(ctx, req.NamespacedName, &connection); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if !connection.DeletionTimestamp.IsZero() {
-		r.connections.Forget(connection.UID)
-		return reconcile.Result{}, nil
-	}
-	before := connection.Status.DeepCopy()
+	before := connection.DeepCopy()
 
-	result, verifyErr := r.verify(ctx, &connection)
-	if !equality.Semantic.DeepEqual(before, &connection.Status) {
-		if err := r.kube.Status().Update(ctx, &connection); err != nil {
+	var result reconcile.Result
+	var reconcileErr error
+	if connection.DeletionTimestamp.IsZero() {
+		if err := r.protect(ctx, &connection); err != nil {
+			return reconcile.Result{}, err
+		}
+		result, reconcileErr = r.verify(ctx, &connection)
+	} else {
+		result, reconcileErr = r.release(ctx, &connection)
+		if !controllerutil.ContainsFinalizer(&connection, v1alpha1.Finalizer) {
+			return result, reconcileErr // gone: no status to write
+		}
+	}
+	if !equality.Semantic.DeepEqual(before.Status, connection.Status) {
+		// A merge patch of the status: the finalizer patch above changed the resourceVersion, and
+		// this controller is the status' only writer.
+		if err := r.kube.Status().Patch(ctx, &connection, client.MergeFrom(before)); err != nil {
 			return reconcile.Result{}, fmt.Errorf("write status of StripeConnection %q: %w", connection.Name, err)
 		}
 	}
-	return result, verifyErr
+	return result, reconcileErr
 }
 
 // verify checks the key and fills status. Its error, when returned, asks for a retry with backoff.
@@ -132,19 +145,24 @@ func setCondition(connection *v1alpha1.StripeConnection, conditionType string, s
 	})
 }
 
-// SetupWithManager watches connections (spec changes) and the Secrets their keys live in.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager watches connections (spec changes), the Secrets their keys live in, and the objects
+// that use them (users, each with the function that names its connection), which matter only while a
+// connection is being deleted.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, users map[client.Object]func(client.Object) string) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.StripeConnection{}, secretRefIndex, func(o client.Object) []string {
 		ref := o.(*v1alpha1.StripeConnection).Spec.SecretRef
 		return []string{ref.Namespace + "/" + ref.Name}
 	}); err != nil {
 		return fmt.Errorf("index StripeConnections by Secret: %w", err)
 	}
-	err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("StripeConnection").
 		For(&v1alpha1.StripeConnection{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsingSecret)).
-		Complete(r)
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsingSecret))
+	for kind, connectionOf := range users {
+		b = b.Watches(kind, handler.EnqueueRequestsFromMapFunc(r.deletedConnectionOf(connectionOf)))
+	}
+	err := b.Complete(r)
 	if err != nil {
 		return fmt.Errorf("set up StripeConnection controller: %w", err)
 	}

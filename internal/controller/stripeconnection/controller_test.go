@@ -161,3 +161,44 @@ func ensureNamespace(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 }
+
+// Pins in-use protection: a deleted connection stays, saying who uses it, until the last object that
+// references it is gone, so those objects can still reach Stripe to clean up.
+func TestDeletionWaitsForUsers(t *testing.T) {
+	ns := controllertest.Namespace(t, env, nil)
+	controllertest.StartManager(t, env, controllertest.ManagerOptions{Namespace: ns})
+	emu := emulator.Start(t, emulator.Options{})
+	connection := controllertest.Connection(t, env.Client, "in-use-"+ns, emu.URL, controllertest.ConnectionOptions{})
+	plan := &v1alpha1.BillingPlan{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "user"},
+		Spec: v1alpha1.BillingPlanSpec{
+			ManagedSpec: v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: connection.Name}},
+			Product:     v1alpha1.Product{Name: "Uses the connection"},
+		},
+	}
+	if err := env.Client.Create(context.Background(), plan); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, "")
+
+	if err := env.Client.Delete(context.Background(), connection); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(connection), connection); err != nil {
+			return err
+		}
+		synced := findCondition(connection, v1alpha1.ConditionSynced)
+		if synced == nil || synced.Reason != v1alpha1.ReasonDeleting || !strings.Contains(synced.Message, "BillingPlan "+ns+"/user") {
+			return fmt.Errorf("Synced %+v does not name the plan that uses the connection", synced)
+		}
+		return nil
+	})
+
+	// The plan's own deletion still reaches Stripe (it archives its product), then the connection goes.
+	if err := env.Client.Delete(context.Background(), plan); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Gone(t, env.Client, plan)
+	controllertest.Gone(t, env.Client, connection)
+}
