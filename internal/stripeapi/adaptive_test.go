@@ -88,3 +88,25 @@ func TestTransportAdaptsToRateLimits(t *testing.T) {
 		})
 	}
 }
+
+// Pins which failed creates prove that Stripe created nothing (so no lookup by tags is needed).
+func TestCreatedNothing(t *testing.T) {
+	cases := map[string]struct {
+		err  error
+		want bool
+	}{
+		"400 invalid request":        {err: &Error{HTTPStatus: 400}, want: true},
+		"429 rate limit":             {err: &Error{HTTPStatus: 429, Code: CodeRateLimit}, want: true},
+		"409 same key still running": {err: &Error{HTTPStatus: 409, Code: CodeIdempotencyKeyInUse}, want: false},
+		"500 may have run":           {err: &Error{HTTPStatus: 500}, want: false},
+		"network error, no response": {err: &Error{}, want: false},
+		"not a Stripe error at all":  {err: context.Canceled, want: false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := CreatedNothing(tc.err); got != tc.want {
+				t.Errorf("CreatedNothing = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -159,6 +159,16 @@ func IsRateLimited(err error) bool {
 	return ok && e.HTTPStatus == http.StatusTooManyRequests && e.Code != "lock_timeout"
 }
 
+// CreatedNothing reports whether a failed create call proves that Stripe created nothing: Stripe
+// answered with a 4xx (it refused the request, or replayed the refusal of an earlier attempt with the
+// same idempotency key, which created nothing either), other than 409 (another request with the same
+// key is still running and may create the object). A 5xx or a network error proves nothing: the
+// object may exist.
+func CreatedNothing(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.HTTPStatus >= 400 && e.HTTPStatus < 500 && e.HTTPStatus != http.StatusConflict
+}
+
 // classify is the one table of the package's error policy.
 func classify(e *Error) Class {
 	if errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded) {

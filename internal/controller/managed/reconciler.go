@@ -204,6 +204,12 @@ func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalCl
 		r.event(obj, corev1.EventTypeNormal, EventCreated, "created Stripe object %s", id)
 	}
 	if createErr != nil {
+		if id == "" && stripeapi.CreatedNothing(createErr) {
+			// Stripe refused the create (a 429, an invalid spec): nothing exists, so the next pass
+			// need not look for it by its tags, a list whose cost grows with the account. Clearing the
+			// marker costs one write; if it fails, the lookup simply happens.
+			_ = r.patchMetadata(ctx, obj, func() { delete(obj.GetAnnotations(), v1alpha1.AnnotationExternalName) })
+		}
 		return fmt.Errorf("create: %w", createErr)
 	}
 	if err := external.Update(ctx, obj); err != nil {

@@ -195,11 +195,17 @@ func TestReconcileContract(t *testing.T) {
 			wantCalls: nil, wantName: "",
 			wantSynced: v1alpha1.ReasonPaused,
 		},
-		"Stripe refuses the request: terminal, no retry": {
+		"Stripe refuses the request: terminal, no retry, and the marker cleared (nothing was created)": {
 			plan:      planObject(nil),
 			external:  fakeExternal{createErr: &stripeapi.Error{Class: stripeapi.ClassTerminal, HTTPStatus: 400, Message: "Invalid currency"}},
-			wantCalls: []string{"observe", "create"}, wantName: CreatePending, wantPending: true,
+			wantCalls: []string{"observe", "create"}, wantName: "", wantPending: true,
 			wantSynced: v1alpha1.ReasonTerminal, wantReady: metav1.ConditionFalse, wantEventLast: EventSyncFailed,
+		},
+		"a create lost to a 5xx keeps the marker: the object may exist": {
+			plan:      planObject(nil),
+			external:  fakeExternal{createErr: &stripeapi.Error{Class: stripeapi.ClassRetryable, HTTPStatus: 502}},
+			wantCalls: []string{"observe", "create"}, wantName: CreatePending, wantPending: true,
+			wantSynced: v1alpha1.ReasonReconcileError, wantReady: metav1.ConditionFalse, wantErr: true,
 		},
 		"deleting with Delete: delete, then the finalizer goes": {
 			plan:      planObject(deleting),
