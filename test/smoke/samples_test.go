@@ -108,7 +108,8 @@ func TestKustomize(t *testing.T) {
 		}
 	}
 	// A server-side dry run does not create the namespace the other objects go to: create it first.
-	if _, err := env.Kubectl("create", "namespace", "stripe-operator-system"); err != nil {
+	// (apply, not create: the test may run again on the same control plane with -count.)
+	if _, err := env.KubectlInput("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: stripe-operator-system\n", "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	if dry, err := env.KubectlInput(out, "apply", "--server-side", "--dry-run=server", "-f", "-"); err != nil {
