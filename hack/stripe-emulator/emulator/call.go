@@ -108,3 +108,15 @@ func (c *Call) Remove(obj Object) error {
 	}
 	return c.Emit(obj.Kind()+".deleted", obj, nil)
 }
+
+// retrieveByPath is the handler of a plain GET /v1/<objects>/{param}: the object of kind named by the
+// path parameter, in the caller's account, rendered with any expansions asked for.
+func retrieveByPath(kind, param string) HandlerFunc {
+	return func(c *Call) (any, error) {
+		obj, err := c.Lookup(kind, c.PathParam(param), param)
+		if err != nil {
+			return nil, err
+		}
+		return c.Render(obj)
+	}
+}

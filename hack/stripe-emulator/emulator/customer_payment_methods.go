@@ -65,7 +65,7 @@ func registerPaymentMethods(e *Emulator) {
 		Expandable: map[string]string{"customer": "customer"},
 	})
 	r := e.Router()
-	r.Handle(http.MethodGet, "/v1/payment_methods/{payment_method}", retrievePaymentMethod)
+	r.Handle(http.MethodGet, "/v1/payment_methods/{payment_method}", retrieveByPath("payment_method", "payment_method"))
 	r.Handle(http.MethodPost, "/v1/payment_methods/{payment_method}", updatePaymentMethod)
 	r.Handle(http.MethodPost, "/v1/payment_methods/{payment_method}/attach", func(c *Call) (any, error) {
 		cusID, ok := c.Params().String("customer")
@@ -185,14 +185,6 @@ func customerPaymentMethod(c *Call, cus Object, id, param string) (Object, error
 			"The payment method must be attached to the customer.", id)
 	}
 	return pm, nil
-}
-
-func retrievePaymentMethod(c *Call) (any, error) {
-	pm, err := c.Lookup("payment_method", c.PathParam("payment_method"), "payment_method")
-	if err != nil {
-		return nil, err
-	}
-	return c.Render(pm)
 }
 
 func updatePaymentMethod(c *Call) (any, error) {

@@ -21,7 +21,7 @@ func registerPrices(e *Emulator) {
 	r.Handle(http.MethodPost, "/v1/prices", createPrice)
 	r.Handle(http.MethodGet, "/v1/prices", listPrices)
 	r.Handle(http.MethodGet, "/v1/prices/search", func(c *Call) (any, error) { return c.Search("price") })
-	r.Handle(http.MethodGet, "/v1/prices/{price}", retrievePrice)
+	r.Handle(http.MethodGet, "/v1/prices/{price}", retrieveByPath("price", "price"))
 	r.Handle(http.MethodPost, "/v1/prices/{price}", updatePrice)
 	// Prices have no DELETE endpoint on Stripe: they are archived with
 	// active=false. A DELETE therefore gets the spec check's 404.
@@ -123,14 +123,6 @@ func claimLookupKey(c *Call, price Object, transfer bool) error {
 	moved["lookup_key"] = nil
 	_, err := c.Save(holder, moved)
 	return err
-}
-
-func retrievePrice(c *Call) (any, error) {
-	price, err := c.Lookup("price", c.PathParam("price"), "price")
-	if err != nil {
-		return nil, err
-	}
-	return c.Render(price)
 }
 
 // updatePrice changes only what Stripe lets change on a price: active,

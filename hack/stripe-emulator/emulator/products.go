@@ -22,7 +22,7 @@ func registerProducts(e *Emulator) {
 	r.Handle(http.MethodPost, "/v1/products", createProduct)
 	r.Handle(http.MethodGet, "/v1/products", listProducts)
 	r.Handle(http.MethodGet, "/v1/products/search", func(c *Call) (any, error) { return c.Search("product") })
-	r.Handle(http.MethodGet, "/v1/products/{id}", retrieveProduct)
+	r.Handle(http.MethodGet, "/v1/products/{id}", retrieveByPath("product", "id"))
 	r.Handle(http.MethodPost, "/v1/products/{id}", updateProduct)
 	r.Handle(http.MethodDelete, "/v1/products/{id}", deleteProduct)
 }
@@ -148,14 +148,6 @@ func applyProductParams(p Params, prod Object) error {
 	}
 	prod["metadata"] = md
 	return nil
-}
-
-func retrieveProduct(c *Call) (any, error) {
-	prod, err := c.Lookup("product", c.PathParam("id"), "id")
-	if err != nil {
-		return nil, err
-	}
-	return c.Render(prod)
 }
 
 func updateProduct(c *Call) (any, error) {
