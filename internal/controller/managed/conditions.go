@@ -10,7 +10,7 @@ import (
 // setSynced records whether the last pass brought Stripe in line with the spec. meta.SetStatusCondition
 // keeps lastTransitionTime unless the status flips, so a pass that changes nothing writes nothing.
 func setSynced(obj Object, status metav1.ConditionStatus, reason, message string) {
-	setCondition(obj, v1alpha1.ConditionSynced, status, reason, message)
+	SetCondition(obj, v1alpha1.ConditionSynced, status, reason, message)
 }
 
 // setReady records whether the Stripe objects are usable.
@@ -19,10 +19,12 @@ func (r *Reconciler) setReady(obj Object, readiness Readiness) {
 	if readiness.Ready {
 		status = metav1.ConditionTrue
 	}
-	setCondition(obj, v1alpha1.ConditionReady, status, readiness.Reason, readiness.Message)
+	SetCondition(obj, v1alpha1.ConditionReady, status, readiness.Reason, readiness.Message)
 }
 
-func setCondition(obj Object, conditionType string, status metav1.ConditionStatus, reason, message string) {
+// SetCondition sets one condition for the object's current generation: the one shape of conditions
+// every controller writes. lastTransitionTime changes only when the status does.
+func SetCondition(obj Object, conditionType string, status metav1.ConditionStatus, reason, message string) {
 	conditions := obj.GetConditions()
 	meta.SetStatusCondition(&conditions, metav1.Condition{
 		Type:               conditionType,

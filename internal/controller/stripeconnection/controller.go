@@ -122,7 +122,7 @@ func (r *Reconciler) verify(ctx context.Context, connection *v1alpha1.StripeConn
 	default:
 		// 429, 5xx, network: keep the last verdict on Ready (a blip must not stop every dependent),
 		// report on Synced, and retry with backoff.
-		setCondition(connection, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonReconcileError, err.Error())
+		managed.SetCondition(connection, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonReconcileError, err.Error())
 		return reconcile.Result{}, fmt.Errorf("verify StripeConnection %q: %w", connection.Name, err)
 	}
 }
@@ -135,14 +135,8 @@ func (r *Reconciler) refuse(connection *v1alpha1.StripeConnection, reason, messa
 }
 
 func (r *Reconciler) setConditions(connection *v1alpha1.StripeConnection, status metav1.ConditionStatus, reason, message string) {
-	setCondition(connection, v1alpha1.ConditionReady, status, reason, message)
-	setCondition(connection, v1alpha1.ConditionSynced, status, reason, message)
-}
-
-func setCondition(connection *v1alpha1.StripeConnection, conditionType string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&connection.Status.Conditions, metav1.Condition{
-		Type: conditionType, Status: status, Reason: reason, Message: message, ObservedGeneration: connection.Generation,
-	})
+	managed.SetCondition(connection, v1alpha1.ConditionReady, status, reason, message)
+	managed.SetCondition(connection, v1alpha1.ConditionSynced, status, reason, message)
 }
 
 // SetupWithManager watches connections (spec changes), the Secrets their keys live in, and the objects

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
 )
 
 // In-use protection, as Kubernetes protects a PersistentVolumeClaim a Pod uses: a connection keeps
@@ -64,7 +65,7 @@ func (r *Reconciler) release(ctx context.Context, connection *v1alpha1.StripeCon
 		if ready := meta.FindStatusCondition(connection.Status.Conditions, v1alpha1.ConditionReady); ready != nil {
 			ready.ObservedGeneration = connection.Generation
 		}
-		setCondition(connection, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonDeleting, message)
+		managed.SetCondition(connection, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonDeleting, message)
 		return reconcile.Result{RequeueAfter: inUseRequeue}, nil
 	}
 	patch := client.MergeFromWithOptions(connection.DeepCopy(), client.MergeFromWithOptimisticLock{})
