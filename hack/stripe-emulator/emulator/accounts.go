@@ -47,10 +47,15 @@ func createAccount(c *Call) (any, error) {
 			"Connected accounts cannot create accounts; use the platform's key without Stripe-Account.")
 	}
 	p := c.Params()
+	if err := refuseUnsupported(p, "controller"); err != nil {
+		// The spec overlay lets `controller` through the spec check; the
+		// accounts it describes are not emulated yet.
+		return nil, err
+	}
 	typ, _ := p.String("type")
 	if typ == "" {
-		// 2023-10-16 has no `controller` parameter: `type` is how the
-		// account's kind is chosen, and it is required.
+		// Without `controller`, `type` is how the account's kind is
+		// chosen, and it is required.
 		return nil, MissingParam("type")
 	}
 	country := c.emu.Platform().Country

@@ -43,10 +43,23 @@ type specOp struct {
 	schema *spec.Schema
 }
 
-func loadSpecBundle() (*specBundle, error) {
+// loadSpec parses stripe-mock's embedded spec and applies the emulator's
+// overlay (specoverlay.go) before anything is built from it.
+func loadSpec() (*spec.Spec, error) {
 	sp, err := server.LoadSpec(embedded.OpenAPISpec, "")
 	if err != nil {
 		return nil, fmt.Errorf("load stripe-mock spec: %w", err)
+	}
+	if err := applySpecOverlay(sp); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+func loadSpecBundle() (*specBundle, error) {
+	sp, err := loadSpec()
+	if err != nil {
+		return nil, err
 	}
 	// Routing and validation are stripe-mock's, without its StubServer
 	// (which prints on stdout): see speccheck_direct.go. The strict
