@@ -295,6 +295,12 @@ type BillingPlanStatus struct {
 	// +optional
 	ProductID string `json:"productID,omitempty"`
 
+	// AccountID is the connected account the product and prices live on (acct_…, from the tenant),
+	// "" for the platform account. Recorded so that a plan whose tenant is gone can still be orphaned
+	// or deleted.
+	// +optional
+	AccountID string `json:"accountID,omitempty"`
+
 	// Prices are the current Stripe prices, by key.
 	// +listType=map
 	// +listMapKey=key

@@ -143,8 +143,9 @@ type ManagedSpec struct {
 	ConnectionRef *ConnectionReference `json:"connectionRef,omitempty"`
 
 	// DeletionPolicy says what happens to the Stripe objects when this object is deleted: Delete
-	// (delete them, or archive them where Stripe cannot delete) or Orphan (leave them).
-	// +kubebuilder:default=Delete
+	// (delete them, or archive them where Stripe cannot delete) or Orphan (leave them). When empty,
+	// the kind's default applies: Orphan for a StripeTenant (the tenant's money and history live in
+	// Stripe), Delete for every other kind.
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 

@@ -87,11 +87,24 @@ func SetExternalName(obj metav1.Object, id string) {
 	obj.SetAnnotations(a)
 }
 
-// DeletionPolicyOf returns the object's deletion policy, Delete when unset (the API server defaults
-// it; objects built in Go may not be).
+// DeletionPolicyDefaulter is implemented by a kind whose deletion policy, when spec.deletionPolicy is
+// empty, is not Delete (the API server does not default the field: the default depends on the kind).
+// +kubebuilder:object:generate=false
+type DeletionPolicyDefaulter interface {
+	// DefaultDeletionPolicy is the policy that applies when spec.deletionPolicy is empty.
+	DefaultDeletionPolicy() DeletionPolicy
+}
+
+var _ DeletionPolicyDefaulter = &StripeTenant{}
+
+// DeletionPolicyOf returns the object's deletion policy: spec.deletionPolicy when set, else the
+// kind's default (DeletionPolicyDefaulter), else Delete.
 func DeletionPolicyOf(obj Managed) DeletionPolicy {
 	if s := obj.GetManagedSpec(); s != nil && s.DeletionPolicy != "" {
 		return s.DeletionPolicy
+	}
+	if d, ok := obj.(DeletionPolicyDefaulter); ok {
+		return d.DefaultDeletionPolicy()
 	}
 	return DeletionPolicyDelete
 }

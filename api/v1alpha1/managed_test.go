@@ -35,8 +35,23 @@ func TestManagedHelpers(t *testing.T) {
 			if (obj.GetManagedSpec() == nil) != (kind == "StripeConnection") {
 				t.Errorf("GetManagedSpec() nil = %v; only a StripeConnection has none", obj.GetManagedSpec() == nil)
 			}
-			if got := DeletionPolicyOf(obj); got != DeletionPolicyDelete {
-				t.Errorf("DeletionPolicyOf unset = %q, want Delete", got)
+			wantPolicy := DeletionPolicyDelete
+			if kind == "StripeTenant" {
+				wantPolicy = DeletionPolicyOrphan // the tenant's money and history live in Stripe
+			}
+			if got := DeletionPolicyOf(obj); got != wantPolicy {
+				t.Errorf("DeletionPolicyOf unset = %q, want %q", got, wantPolicy)
+			}
+			if s := obj.GetManagedSpec(); s != nil {
+				s.DeletionPolicy = DeletionPolicyDelete
+				if got := DeletionPolicyOf(obj); got != DeletionPolicyDelete {
+					t.Errorf("DeletionPolicyOf set to Delete = %q", got)
+				}
+				s.DeletionPolicy = DeletionPolicyOrphan
+				if got := DeletionPolicyOf(obj); got != DeletionPolicyOrphan {
+					t.Errorf("DeletionPolicyOf set to Orphan = %q", got)
+				}
+				s.DeletionPolicy = ""
 			}
 			if ObserveOnly(obj) {
 				t.Error("ObserveOnly with managementPolicy unset")
@@ -75,5 +90,13 @@ func TestManagedHelpers(t *testing.T) {
 	}
 	if (&StripeWebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "hooks"}}).SigningSecretName() != "hooks-signing-secret" {
 		t.Error("SigningSecretName default")
+	}
+	tenant := &StripeTenant{ObjectMeta: metav1.ObjectMeta{Name: "acme"}}
+	if got := tenant.OnboardingLinkSecretName(); got != "acme-onboarding-link" {
+		t.Errorf("OnboardingLinkSecretName default = %q", got)
+	}
+	tenant.Spec.Onboarding = &Onboarding{LinkSecretName: "links"}
+	if got := tenant.OnboardingLinkSecretName(); got != "links" {
+		t.Errorf("OnboardingLinkSecretName = %q, want spec.onboarding.linkSecretName", got)
 	}
 }

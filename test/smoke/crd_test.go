@@ -32,7 +32,7 @@ func TestCRDsInstall(t *testing.T) {
 		columns []string
 	}{
 		"stripeconnections.payments.cloudip.io":      {"StripeConnection", apiextensionsv1.ClusterScoped, []string{"Ready", "Synced", "Account", "Mode", "Region", "Age"}},
-		"stripetenants.payments.cloudip.io":          {"StripeTenant", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "Account", "Charges", "Payouts", "Age"}},
+		"stripetenants.payments.cloudip.io":          {"StripeTenant", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "Account", "Charges", "Payouts", "Subscription", "Reason", "Age"}},
 		"billingplans.payments.cloudip.io":           {"BillingPlan", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "Product", "Age"}},
 		"stripewebhookendpoints.payments.cloudip.io": {"StripeWebhookEndpoint", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "Endpoint", "URL", "Age"}},
 		"stripeeventsinks.payments.cloudip.io":       {"StripeEventSink", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "URL", "Format", "Region", "Age"}},
@@ -59,14 +59,19 @@ func TestCRDsInstall(t *testing.T) {
 				crd.Spec.Versions[0].Subresources == nil || crd.Spec.Versions[0].Subresources.Status == nil {
 				t.Fatalf("want one served, stored v1alpha1 version with a status subresource, got %+v", crd.Spec.Versions)
 			}
-			have := map[string]bool{}
+			have := map[string]apiextensionsv1.CustomResourceColumnDefinition{}
 			for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
-				have[c.Name] = true
+				have[c.Name] = c
 			}
 			for _, c := range w.columns {
-				if !have[c] {
+				if _, ok := have[c]; !ok {
 					t.Errorf("printer column %q missing", c)
 				}
+			}
+			// Every kind's Reason column (kubectl get -o wide) shows Ready's reason, so a paused or blocked
+			// object reads as such rather than as the last reconcile's outcome.
+			if r, ok := have["Reason"]; !ok || r.JSONPath != `.status.conditions[?(@.type=="Ready")].reason` || r.Priority != 1 {
+				t.Errorf("Reason column = %+v, want Ready's reason at priority 1", r)
 			}
 			if !contains(crd.Spec.Names.Categories, "stripe") {
 				t.Errorf("category stripe missing: %v", crd.Spec.Names.Categories)

@@ -38,7 +38,21 @@ func TestExplain(t *testing.T) {
 		{"stripetenants.spec.dataResidency", []string{"Immutable", "us, eu or ap"}},
 		{"stripetenants.spec.account.capabilities", []string{"card_payments"}},
 		{"stripetenants.status.requirements.currentlyDue", []string{"needed now"}},
-		{"stripetenants.spec.deletionPolicy", []string{"Delete", "Orphan"}},
+		{"stripetenants.spec.deletionPolicy", []string{"Delete", "Orphan for a StripeTenant"}},
+		{"billingplans.spec.deletionPolicy", []string{"Delete for every other kind"}},
+		{"stripetenants.spec.onboarding.refreshURL", []string{"payments.cloudip.io/onboarding-link-requested-at"}},
+		{"stripetenants.spec.onboarding.linkSecretName", []string{"<tenant name>-onboarding-link", "bearer credentials"}},
+		{"stripetenants.spec.subscription.prorationBehavior", []string{"create_prorations", "always_invoice"}},
+		{"stripetenants.spec.subscription.collectionMethod", []string{"charge_automatically", "send_invoice"}},
+		{"stripetenants.spec.subscription.daysUntilDue", []string{"Required with collectionMethod send_invoice, and only then"}},
+		{"stripetenants.spec.subscription.pinPrice", []string{"follows the key"}},
+		{"stripetenants.spec.subscription.trialPeriodDays", []string{"Only used when the subscription is created"}},
+		{"stripetenants.spec.subscriptionCancellation", []string{"AtPeriodEnd", "Immediately"}},
+		{"stripetenants.status.onboardingLink", []string{"the Secret holding it"}},
+		{"stripetenants.status.requirements.disabledReason", []string{"Stripe's free string"}},
+		{"stripetenants.status.requirements.pendingVerification", []string{"being verified"}},
+		{"stripetenants.status.latestInvoice", []string{"amount due"}},
+		{"billingplans.status.accountID", []string{"for the platform account"}},
 		{"stripeconnections.spec.allowedNamespaces", []string{"{} allows every namespace"}},
 		{"stripeconnections.spec.rateLimit", []string{"25 requests/s in test mode"}},
 		{"stripewebhookendpoints.spec.secretName", []string{"only once"}},
@@ -57,6 +71,22 @@ func TestExplain(t *testing.T) {
 				if !strings.Contains(flat, w) {
 					t.Errorf("kubectl explain %s lacks %q:\n%s", tc.field, w, out)
 				}
+			}
+		})
+	}
+}
+
+// TestExplainRemoved checks that fields taken out of the API stay out: onboarding links are bearer
+// credentials and live only in a Secret, never in status.
+func TestExplainRemoved(t *testing.T) {
+	for _, field := range []string{"stripetenants.status.onboardingURL", "stripetenants.status.onboardingURLExpiresAt"} {
+		t.Run(field, func(t *testing.T) {
+			out, err := env.Kubectl("explain", field)
+			if err == nil {
+				t.Fatalf("kubectl explain %s succeeded; the field must not exist:\n%s", field, out)
+			}
+			if !strings.Contains(err.Error(), "does not exist") {
+				t.Errorf("kubectl explain %s failed, but not for a missing field: %v", field, err)
 			}
 		})
 	}

@@ -62,6 +62,10 @@ func TestSamplesApply(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		for _, c := range []struct{ resource, jsonpath, want string }{
 			{"billingplan/cloudip-platform", "{.spec.deletionPolicy}/{.spec.managementPolicy}", "Delete/Manage"},
+			// No API-server default for deletionPolicy: the kind decides (Orphan for a tenant, see
+			// v1alpha1.DeletionPolicyOf).
+			{"stripetenant/acme", "{.spec.deletionPolicy}/{.spec.managementPolicy}", "/Manage"},
+			{"stripetenant/acme", "{.spec.subscription.prorationBehavior}/{.spec.subscription.collectionMethod}/{.spec.subscriptionCancellation}", "create_prorations/charge_automatically/AtPeriodEnd"},
 			{"billingplan/cloudip-platform", "{.spec.prices[0].recurring.intervalCount}/{.spec.prices[0].recurring.usageType}/{.spec.prices[0].active}", "1/licensed/true"},
 			{"stripewebhookendpoint/stripe-connect-events", "{.spec.connect}", "true"},
 			{"stripeeventsink/general-ledger-eu", "{.spec.format}", "ledger"},
