@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -52,39 +53,45 @@ type Options struct {
 	Metrics *stripeapi.Metrics
 }
 
+// Kinds declares every kind that can name a connection, with or without a controller yet: the
+// registry derives their field indexes, the watches on what they reference, and in-use protection (a
+// connection's deletion waits for all of them) from these declarations.
+func Kinds() *managed.Registry {
+	return managed.NewRegistry(
+		billingplan.Declaration(),
+		connectionUser("StripeTenant", func() managed.Object { return &v1alpha1.StripeTenant{} }, func() client.ObjectList { return &v1alpha1.StripeTenantList{} }),
+		connectionUser("StripeWebhookEndpoint", func() managed.Object { return &v1alpha1.StripeWebhookEndpoint{} }, func() client.ObjectList { return &v1alpha1.StripeWebhookEndpointList{} }),
+		connectionUser("StripeEventSink", func() managed.Object { return &v1alpha1.StripeEventSink{} }, func() client.ObjectList { return &v1alpha1.StripeEventSinkList{} }),
+	)
+}
+
+// connectionUser declares a kind whose only reference is its connection.
+func connectionUser(name string, newObject func() managed.Object, newList func() client.ObjectList) managed.Kind {
+	return managed.Kind{Name: name, New: newObject, NewList: newList, References: []managed.Reference{managed.ConnectionReference()}}
+}
+
 // SetupAll registers every controller with the manager. They share one pool of Stripe clients, and so
 // one token bucket per connection.
 func SetupAll(mgr ctrl.Manager, o Options) error {
 	pool := stripeapi.NewPool(o.Metrics, mgr.GetLogger().WithName("stripe"))
 	connections := managed.NewConnections(mgr.GetClient(), pool, o.SecretNamespaces, o.HTTPClient)
-
-	// Every kind that can name a connection, with or without a controller yet: the connection's
-	// deletion waits for all of them.
-	users := map[client.Object]client.ObjectList{
-		&v1alpha1.BillingPlan{}:           &v1alpha1.BillingPlanList{},
-		&v1alpha1.StripeTenant{}:          &v1alpha1.StripeTenantList{},
-		&v1alpha1.StripeWebhookEndpoint{}: &v1alpha1.StripeWebhookEndpointList{},
-		&v1alpha1.StripeEventSink{}:       &v1alpha1.StripeEventSinkList{},
+	kinds := Kinds()
+	if err := kinds.Index(mgr); err != nil {
+		return err
 	}
+
 	watched := map[client.Object]func(client.Object) string{}
-	for kind := range users {
-		if err := managed.IndexConnectionRef(mgr, kind); err != nil {
-			return err
-		}
-		watched[kind] = managed.ConnectionRefName
+	for _, user := range kinds.ReferrersOf(&v1alpha1.StripeConnection{}, true) {
+		watched[user.Kind.New()] = user.Reference.Name
 	}
 	usersOf := func(ctx context.Context, connection string) ([]string, error) {
-		lists := make([]client.ObjectList, 0, len(users))
-		for _, list := range users {
-			lists = append(lists, list.DeepCopyObject().(client.ObjectList))
-		}
-		return managed.ConnectionUsers(ctx, mgr.GetClient(), connection, lists...)
+		return kinds.Users(ctx, mgr.GetClient(), &v1alpha1.StripeConnection{ObjectMeta: metav1.ObjectMeta{Name: connection}})
 	}
 	recorder := mgr.GetEventRecorder("stripe-operator-stripeconnection")
 	if err := stripeconnection.New(mgr.GetClient(), connections, recorder, resyncOrDefault(o.Resync), usersOf).SetupWithManager(mgr, watched); err != nil {
 		return err
 	}
-	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync}
+	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, Registry: kinds}
 	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
 	}

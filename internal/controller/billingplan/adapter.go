@@ -33,30 +33,12 @@ type Connecter struct {
 	Kube client.Reader
 }
 
-// ConnectionOf returns the plan's connection: its own connectionRef, or its tenant's.
-func (c Connecter) ConnectionOf(ctx context.Context, obj managed.Object) (string, error) {
-	plan := obj.(*v1alpha1.BillingPlan)
-	if ref := plan.Spec.ConnectionRef; ref != nil && ref.Name != "" {
-		return ref.Name, nil
-	}
-	if plan.Spec.TenantRef == nil {
-		return "", managed.Terminal("spec.connectionRef is required when spec.tenantRef is not set")
-	}
-	tenant, err := c.tenant(ctx, plan)
-	if err != nil {
-		return "", err
-	}
-	if tenant.Spec.ConnectionRef == nil || tenant.Spec.ConnectionRef.Name == "" {
-		return "", managed.WaitingFor("StripeTenant %q names no connection", tenant.Name)
-	}
-	return tenant.Spec.ConnectionRef.Name, nil
-}
-
 // Connect scopes the client to the tenant's connected account when the plan has a tenantRef: the
 // account is decided before Observe, so a "not found" can never mean "asked the wrong account".
-func (c Connecter) Connect(ctx context.Context, obj managed.Object, conn managed.Connection) (managed.ExternalClient, error) {
+func (c Connecter) Connect(ctx context.Context, obj managed.Object, pass *managed.Pass) (managed.ExternalClient, error) {
 	plan := obj.(*v1alpha1.BillingPlan)
-	stripe := conn.Stripe
+	stripe := pass.Stripe
+	plan.Status.AccountID = ""
 	if plan.Spec.TenantRef != nil {
 		tenant, err := c.tenant(ctx, plan)
 		if err != nil {
@@ -66,8 +48,9 @@ func (c Connecter) Connect(ctx context.Context, obj managed.Object, conn managed
 			return nil, managed.WaitingFor("StripeTenant %q has no connected account yet", tenant.Name)
 		}
 		stripe = stripe.ForAccount(tenant.Status.AccountID)
+		plan.Status.AccountID = tenant.Status.AccountID
 	}
-	return &external{stripe: stripe, tags: conn.Tags, record: conn.Record, pass: conn.Pass}, nil
+	return &external{stripe: stripe, pass: pass}, nil
 }
 
 func (c Connecter) tenant(ctx context.Context, plan *v1alpha1.BillingPlan) (*v1alpha1.StripeTenant, error) {
@@ -75,7 +58,7 @@ func (c Connecter) tenant(ctx context.Context, plan *v1alpha1.BillingPlan) (*v1a
 	key := types.NamespacedName{Namespace: plan.Namespace, Name: plan.Spec.TenantRef.Name}
 	if err := c.Kube.Get(ctx, key, &tenant); err != nil {
 		if client.IgnoreNotFound(err) == nil {
-			return nil, managed.WaitingFor("StripeTenant %q does not exist", key.Name)
+			return nil, managed.ReferentMissing("StripeTenant %q does not exist (spec.tenantRef)", key.Name)
 		}
 		return nil, fmt.Errorf("get StripeTenant %s: %w", key, err)
 	}
@@ -86,9 +69,7 @@ func (c Connecter) tenant(ctx context.Context, plan *v1alpha1.BillingPlan) (*v1a
 // prices) so Create and Update work from it without reading Stripe again.
 type external struct {
 	stripe stripeapi.Interface
-	tags   stripeapi.Tags
-	record func(reason, format string, args ...any)
-	pass   string // see managed.Connection.Pass: in the keys of updates, never of creates
+	pass   *managed.Pass // tags, events and idempotency keys
 
 	product *stripeapi.Product
 	prices  []stripeapi.Price
@@ -103,7 +84,7 @@ func (e *external) Observe(ctx context.Context, obj managed.Object) (managed.Obs
 	}
 	prices, err := e.stripe.ListPrices(ctx, stripeapi.PriceListParams{ProductID: product.ID})
 	if err != nil {
-		return managed.Observation{}, fmt.Errorf("list prices of %s: %w", product.ID, err)
+		return managed.Observation{}, err
 	}
 	e.product, e.prices = product, prices
 
@@ -127,7 +108,7 @@ func (e *external) findProduct(ctx context.Context, plan *v1alpha1.BillingPlan) 
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("get product %s: %w", id, err)
+			return nil, err
 		}
 		return product, nil
 	}
@@ -136,7 +117,7 @@ func (e *external) findProduct(ctx context.Context, plan *v1alpha1.BillingPlan) 
 	}
 	found, err := e.stripe.FindProductsByTags(ctx, e.productTags(), stripeapi.FindOptions{CreatedSince: plan.CreationTimestamp.Time})
 	if err != nil {
-		return nil, fmt.Errorf("find product by tags: %w", err)
+		return nil, err
 	}
 	if len(found) == 0 {
 		return nil, nil
@@ -149,7 +130,7 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (string, erro
 	plan := obj.(*v1alpha1.BillingPlan)
 	spec := plan.Spec.Product
 	product, err := e.stripe.CreateProduct(ctx, stripeapi.ProductCreateParams{
-		IdempotencyKey:      stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-product"),
+		IdempotencyKey:      e.pass.CreateKey("create-product"),
 		Tags:                e.productTags(),
 		Metadata:            spec.Metadata,
 		Name:                spec.Name,
@@ -160,7 +141,7 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (string, erro
 		Active:              spec.Active,
 	})
 	if err != nil {
-		return "", fmt.Errorf("create product %q: %w", spec.Name, err)
+		return "", err
 	}
 	e.product, e.prices = product, nil
 	plan.Status.ProductID = product.ID
@@ -172,19 +153,18 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (string, erro
 // takes the lookup key before the old one is archived, so the key always resolves.
 func (e *external) Update(ctx context.Context, obj managed.Object) error {
 	plan := obj.(*v1alpha1.BillingPlan)
-	uid, generation := string(plan.UID), plan.Generation
 
 	if changes := productChanges(plan.Spec.Product, *e.product); len(changes.fields) > 0 {
-		changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-product/"+e.pass+"/"+stripeapi.Digest(changes.params))
+		changes.params.IdempotencyKey = e.pass.UpdateKey("update-product", changes.params)
 		product, err := e.stripe.UpdateProduct(ctx, e.product.ID, changes.params)
 		if err != nil {
-			return fmt.Errorf("update product %s: %w", e.product.ID, err)
+			return err
 		}
 		e.product = product
-		e.record(eventUpdatedProduct, "updated product %s: %s", product.ID, describe(changes.fields))
+		e.pass.Record(eventUpdatedProduct, "updated product %s: %s", product.ID, describe(changes.fields))
 	}
 
-	prices := planPrices(plan.Spec.Prices, e.prices, newOwnership(uid, plan.Status))
+	prices := planPrices(plan.Spec.Prices, e.prices, newOwnership(string(plan.UID), plan.Status))
 	// One event per kind of write and pass, naming every price: events of one object and reason are
 	// folded into a series, which would hide all but the first.
 	var created, updated, archivedNotes []string
@@ -196,24 +176,24 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 	for _, want := range prices.creates {
 		price, err := e.stripe.CreatePrice(ctx, e.priceCreateParams(plan, want))
 		if err != nil {
-			return fmt.Errorf("create price %q: %w", want.Key, err)
+			return fmt.Errorf("price key %q: %w", want.Key, err)
 		}
 		prices.current[want.Key] = price
 		e.prices = append([]stripeapi.Price{*price}, e.prices...)
 		created = append(created, fmt.Sprintf("%s (key %q)", price.ID, want.Key))
 	}
 	for _, u := range prices.updates {
-		u.changes.params.IdempotencyKey = stripeapi.IdempotencyKey(uid, generation, "update-price/"+u.price.ID+"/"+e.pass+"/"+stripeapi.Digest(u.changes.params))
+		u.changes.params.IdempotencyKey = e.pass.UpdateKey("update-price/"+u.price.ID, u.changes.params)
 		price, err := e.stripe.UpdatePrice(ctx, u.price.ID, u.changes.params)
 		if err != nil {
-			return fmt.Errorf("update price %s (key %q): %w", u.price.ID, u.key, err)
+			return fmt.Errorf("price key %q: %w", u.key, err)
 		}
 		prices.current[u.key] = price
 		updated = append(updated, fmt.Sprintf("%s (key %q: %s)", price.ID, u.key, describe(u.changes.fields)))
 	}
 	var archived []v1alpha1.ArchivedPrice
 	for _, a := range prices.archives {
-		if err := e.archivePrice(ctx, uid, generation, a.price.ID); err != nil {
+		if err := e.archivePrice(ctx, a.price.ID); err != nil {
 			return err
 		}
 		archived = append(archived, v1alpha1.ArchivedPrice{Key: a.key, ID: a.price.ID})
@@ -227,67 +207,65 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 // recordAll records one event for the prices a pass wrote, if any.
 func (e *external) recordAll(reason, verb string, notes []string) {
 	if len(notes) > 0 {
-		e.record(reason, "%s price %s", verb, strings.Join(notes, ", "))
+		e.pass.Record(reason, "%s price %s", verb, strings.Join(notes, ", "))
 	}
 }
 
 // Delete archives every active price, then the product: Stripe never deletes a price, and refuses to
 // delete a product that has prices. A product that never had one is deleted.
-func (e *external) Delete(ctx context.Context, obj managed.Object) error {
-	plan := obj.(*v1alpha1.BillingPlan)
-	uid, generation := string(plan.UID), plan.Generation
+func (e *external) Delete(ctx context.Context, _ managed.Object) (string, error) {
+	archived := 0
 	for _, p := range e.prices {
 		if p.Active {
-			if err := e.archivePrice(ctx, uid, generation, p.ID); err != nil {
-				return err
+			if err := e.archivePrice(ctx, p.ID); err != nil {
+				return "", err
 			}
+			archived++
 		}
 	}
 	if len(e.prices) == 0 {
 		if err := e.stripe.DeleteProduct(ctx, e.product.ID); err != nil && !stripeapi.IsNotFound(err) {
-			return fmt.Errorf("delete product %s: %w", e.product.ID, err)
+			return "", err
 		}
-		return nil
+		return fmt.Sprintf("deleted product %s (it had no prices)", e.product.ID), nil
 	}
+	done := fmt.Sprintf("archived %d prices and product %s (Stripe deletes neither a price nor a product with prices)", archived, e.product.ID)
 	if !e.product.Active {
-		return nil
+		return fmt.Sprintf("archived %d prices; product %s was already archived", archived, e.product.ID), nil
 	}
 	inactive := false
 	_, err := e.stripe.UpdateProduct(ctx, e.product.ID, stripeapi.ProductUpdateParams{
-		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-product/"+e.product.ID+"/"+e.pass),
+		IdempotencyKey: e.pass.UpdateKey("archive-product/" + e.product.ID),
 		Active:         &inactive,
 	})
 	if err != nil {
-		return fmt.Errorf("archive product %s: %w", e.product.ID, err)
+		return "", err
 	}
-	return nil
+	return done, nil
 }
 
-func (e *external) archivePrice(ctx context.Context, uid string, generation int64, id string) error {
+func (e *external) archivePrice(ctx context.Context, id string) error {
 	inactive := false
 	_, err := e.stripe.UpdatePrice(ctx, id, stripeapi.PriceUpdateParams{
-		IdempotencyKey: stripeapi.IdempotencyKey(uid, generation, "archive-price/"+id+"/"+e.pass),
+		IdempotencyKey: e.pass.UpdateKey("archive-price/" + id),
 		Active:         &inactive,
 	})
-	if err != nil {
-		return fmt.Errorf("archive price %s: %w", id, err)
-	}
-	return nil
+	return err
 }
 
 func (e *external) productTags() stripeapi.Tags {
-	tags := e.tags
+	tags := e.pass.Tags
 	tags.Component = productComponent
 	return tags
 }
 
 func (e *external) priceCreateParams(plan *v1alpha1.BillingPlan, want v1alpha1.Price) stripeapi.PriceCreateParams {
-	tags := e.tags
+	tags := e.pass.Tags
 	tags.Component = priceComponent(want.Key)
 	shape := shapeOfSpec(want)
 	params := stripeapi.PriceCreateParams{
 		// The shape is in the purpose: a re-shaped price in the same generation gets its own key.
-		IdempotencyKey:    stripeapi.IdempotencyKey(string(plan.UID), plan.Generation, "create-price/"+want.Key+"/"+stripeapi.Digest(shape)),
+		IdempotencyKey:    e.pass.CreateKey("create-price/" + want.Key + "/" + stripeapi.Digest(shape)),
 		Tags:              tags,
 		Metadata:          want.Metadata,
 		ProductID:         e.product.ID,

@@ -9,8 +9,8 @@ import (
 
 // setSynced records whether the last pass brought Stripe in line with the spec. meta.SetStatusCondition
 // keeps lastTransitionTime unless the status flips, so a pass that changes nothing writes nothing.
-func setSynced(obj Object, status metav1.ConditionStatus, reason, message string) {
-	SetCondition(obj, v1alpha1.ConditionSynced, status, reason, message)
+func setSynced(obj Object, status metav1.ConditionStatus, reason, message string) bool {
+	return SetCondition(obj, v1alpha1.ConditionSynced, status, reason, message)
 }
 
 // setReady records whether the Stripe objects are usable.
@@ -23,10 +23,11 @@ func (r *Reconciler) setReady(obj Object, readiness Readiness) {
 }
 
 // SetCondition sets one condition for the object's current generation: the one shape of conditions
-// every controller writes. lastTransitionTime changes only when the status does.
-func SetCondition(obj Object, conditionType string, status metav1.ConditionStatus, reason, message string) {
+// every controller writes. lastTransitionTime changes only when the status does. It reports whether
+// anything changed.
+func SetCondition(obj Object, conditionType string, status metav1.ConditionStatus, reason, message string) bool {
 	conditions := obj.GetConditions()
-	meta.SetStatusCondition(&conditions, metav1.Condition{
+	changed := meta.SetStatusCondition(&conditions, metav1.Condition{
 		Type:               conditionType,
 		Status:             status,
 		Reason:             reason,
@@ -34,6 +35,7 @@ func SetCondition(obj Object, conditionType string, status metav1.ConditionStatu
 		ObservedGeneration: obj.GetGeneration(),
 	})
 	obj.SetConditions(conditions)
+	return changed
 }
 
 func isReady(obj Object) bool {

@@ -49,14 +49,18 @@ func (c *Connections) SecretNamespaces() []string {
 
 // ClientFor returns the platform-account client of the named connection for an object in namespace.
 // It refuses, with a DependencyError that names the cause, a connection that is missing, not Ready, or
-// whose allowedNamespaces does not select the namespace.
-func (c *Connections) ClientFor(ctx context.Context, name, namespace string) (stripeapi.Interface, error) {
+// whose allowedNamespaces does not select the namespace; and, unless the object is itself being
+// deleted (its clean-up still needs the connection), one that is being deleted.
+func (c *Connections) ClientFor(ctx context.Context, name, namespace string, objectDeleting bool) (stripeapi.Interface, error) {
 	var connection v1alpha1.StripeConnection
 	if err := c.kube.Get(ctx, types.NamespacedName{Name: name}, &connection); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, ConnectionNotReady("StripeConnection %q does not exist", name)
+			return nil, &DependencyError{Reason: v1alpha1.ReasonConnectionNotReady, Message: fmt.Sprintf("StripeConnection %q does not exist", name), Missing: true}
 		}
 		return nil, fmt.Errorf("get StripeConnection %q: %w", name, err)
+	}
+	if !objectDeleting && !connection.DeletionTimestamp.IsZero() {
+		return nil, ConnectionNotReady("StripeConnection %q is being deleted: it takes no new work; name another connection", name)
 	}
 	if !v1alpha1.IsReady(&connection) {
 		why := "it has not been verified yet"

@@ -9,11 +9,11 @@ package managed
 
 import (
 	"context"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
-	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
 // Object is what the generic reconciler drives: a Kubernetes object with the shared spec and status shapes.
@@ -34,6 +34,21 @@ type Observation struct {
 	ExternalID string
 	// Diff names what differs when UpToDate is false, for the event and the log ("price monthly: nickname").
 	Diff string
+	// Recheck, when set, asks for the object to be observed again sooner than the resync: something
+	// outside the cluster is in progress (a tenant's onboarding) or a time is coming (a link expires, a
+	// requirement falls due). The reconciler bounds it and backs it off; nil means the resync will do.
+	Recheck *Recheck
+}
+
+// Recheck is an adapter's request to be observed again soon. The reconciler turns it into a delay that
+// starts at MinRecheckDelay and doubles on every pass that asks again for the same Why, up to
+// MaxRecheckDelay, so a tenant that takes a week to onboard costs a few reads an hour, not thousands.
+type Recheck struct {
+	// Why names what is awaited ("onboarding", "requirements due"). The backoff restarts when it changes.
+	Why string
+	// NotAfter, when set, is a moment the next observation should not come after (a link's expiry, a
+	// requirement deadline): the delay is shortened to reach it, but never below MinRecheckDelay.
+	NotAfter time.Time
 }
 
 // Readiness is a kind's own verdict on whether its Stripe objects are usable, beyond "in sync".
@@ -59,38 +74,24 @@ type ExternalClient interface {
 	// look the object up by its metadata tags (list, never search: search lags) before reporting !Exists.
 	Observe(ctx context.Context, obj Object) (Observation, error)
 	// Create creates the primary Stripe object and returns its id. It creates nothing else: the
-	// reconciler persists the id first and then calls Update, which creates the secondary objects.
+	// reconciler persists the id first and then calls Update, which creates the secondary objects,
+	// each through Pass.Secondaries.Ensure so that its id is persisted the same way.
 	Create(ctx context.Context, obj Object) (externalID string, err error)
 	// Update makes Stripe match the spec, changing only what differs. It is also called right after
 	// Create, with nothing observed but what Create returned.
 	Update(ctx context.Context, obj Object) error
 	// Delete removes the Stripe objects, or archives them where Stripe cannot delete (a product with
-	// prices, a price). It is only called when Observe said the object exists.
-	Delete(ctx context.Context, obj Object) error
-}
-
-// Connection is what a Connecter receives for one pass: a Stripe client for the object's connection,
-// scoped to the platform account, and what the adapter needs to tag and report its writes.
-type Connection struct {
-	// Stripe is the platform account's client. Adapters scope it to a connected account with ForAccount.
-	Stripe stripeapi.Interface
-	// Tags are the metadata every Stripe object created for this Kubernetes object carries.
-	Tags stripeapi.Tags
-	// Record notes a Stripe write as a Kubernetes event on the object (reason, then a message).
-	Record func(reason, messageFmt string, args ...any)
-	// Pass identifies this reconcile pass. Creates must NOT use it: their idempotency key comes from
-	// the UID, generation and purpose alone, so a create repeated after a crash returns the first
-	// object. Updates should: an update is idempotent by nature and re-derived from a fresh
-	// observation every pass, while a key reused within Stripe's 24 hours would be answered from its
-	// cache without being applied, so the same drift corrected twice would stay drifted.
-	Pass string
+	// prices, a price). It is only called when Observe said the object exists. It returns what it did,
+	// as the reconciler's event says it ("archived product prod_1 and its 3 prices"), so a person reads
+	// which of deleted, archived or cancelled happened.
+	Delete(ctx context.Context, obj Object) (done string, err error)
 }
 
 // Connecter builds the ExternalClient for one pass. It is where a kind decides which account its Stripe
 // objects live in (the platform, or a tenant's connected account) and waits for what it depends on:
 // return a *DependencyError when something it needs is not ready yet.
 type Connecter interface {
-	Connect(ctx context.Context, obj Object, conn Connection) (ExternalClient, error)
+	Connect(ctx context.Context, obj Object, pass *Pass) (ExternalClient, error)
 }
 
 // ReadinessReporter is implemented by adapters whose Ready condition needs more than "in sync".

@@ -19,6 +19,9 @@ type DependencyError struct {
 	Reason string
 	// Message says what is awaited, in words a person can act on.
 	Message string
+	// Missing says the awaited object does not exist at all (as opposed to not being ready): an
+	// object being deleted need not wait for it, since there is nothing left to reach through it.
+	Missing bool
 }
 
 func (e *DependencyError) Error() string { return e.Message }
@@ -26,6 +29,11 @@ func (e *DependencyError) Error() string { return e.Message }
 // WaitingFor returns a DependencyError with the WaitingForDependency reason.
 func WaitingFor(format string, args ...any) error {
 	return &DependencyError{Reason: v1alpha1.ReasonWaitingForDependency, Message: fmt.Sprintf(format, args...)}
+}
+
+// ReferentMissing returns a DependencyError for a referenced object that does not exist.
+func ReferentMissing(format string, args ...any) error {
+	return &DependencyError{Reason: v1alpha1.ReasonWaitingForDependency, Message: fmt.Sprintf(format, args...), Missing: true}
 }
 
 // ConnectionNotReady returns a DependencyError with the ConnectionNotReady reason.

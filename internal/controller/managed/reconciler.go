@@ -2,12 +2,15 @@ package managed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -30,35 +33,40 @@ const (
 	EventAdopted       = "AdoptedExternal"
 	EventSyncFailed    = "SyncFailed"
 	EventExternalGone  = "ExternalObjectMissing"
+	EventDeletionPaused = "DeletionPaused"
 	actionReconcile    = "Reconcile"
 	defaultResync      = 10 * time.Hour
 	resyncJitterFactor = 0.1
+	// conflictRequeue is how soon a pass that met a stale object looks again.
+	conflictRequeue = time.Second
+	// inUseRequeue bounds how long a missed watch event can delay a deletion that waited for users.
+	inUseRequeue = time.Minute
+	// usersShown bounds how many users a waiting deletion names.
+	usersShown = 5
 )
-
-// requestIDSuffix matches the " [request req_…]" that the Stripe wrapper appends to its errors.
-var requestIDSuffix = regexp.MustCompile(` \[request req_[A-Za-z0-9]+\]`)
 
 // Reconciler drives one kind through its adapter. It is the only place that writes the object's
 // metadata and status: adapters fill status fields in memory, and the reconciler writes status once,
 // at the end of the pass, and only when it changed.
 type Reconciler struct {
-	kube         client.Client
-	connections  *Connections
-	connecter    Connecter
-	newObject    func() Object
-	recorder     events.EventRecorder
-	kind         string
-	clusterID    string
-	resync       time.Duration
-	connectionOf func(ctx context.Context, obj Object) (string, error)
+	kube        client.Client
+	connections *Connections
+	connecter   Connecter
+	kind        Kind
+	registry    *Registry
+	recorder    events.EventRecorder
+	clusterID   string
+	resync      time.Duration
+	rechecks    *rechecks
 }
 
 // Options configure a Reconciler.
 type Options struct {
-	// Kind names the kind in tags, logs and events (e.g. "BillingPlan").
-	Kind string
-	// NewObject returns an empty object of the kind.
-	NewObject func() Object
+	// Kind declares the kind: its name (in tags, logs and events), how to make one, its references.
+	Kind Kind
+	// Registry holds every kind's declaration, for in-use protection (which objects use this one).
+	// Nil: nothing protects objects of this kind.
+	Registry *Registry
 	// Connecter builds the kind's ExternalClient for each pass.
 	Connecter Connecter
 	// ClusterID is written into every Stripe object's tags, so objects made by two clusters sharing one
@@ -66,9 +74,6 @@ type Options struct {
 	ClusterID string
 	// Resync is how often an object in sync is observed again (jittered by up to 10%). Default 10 h.
 	Resync time.Duration
-	// ConnectionOf names the StripeConnection an object uses. Default: spec.connectionRef; a kind that
-	// can inherit it (a BillingPlan from its tenant) supplies its own.
-	ConnectionOf func(ctx context.Context, obj Object) (string, error)
 }
 
 // NewReconciler returns a Reconciler for one kind.
@@ -76,18 +81,15 @@ func NewReconciler(kube client.Client, connections *Connections, recorder events
 	if o.Resync <= 0 {
 		o.Resync = defaultResync
 	}
-	if o.ConnectionOf == nil {
-		o.ConnectionOf = ConnectionRefOf
-	}
 	return &Reconciler{
-		kube: kube, connections: connections, connecter: o.Connecter, newObject: o.NewObject,
-		recorder: recorder, kind: o.Kind, clusterID: o.ClusterID, resync: o.Resync, connectionOf: o.ConnectionOf,
+		kube: kube, connections: connections, connecter: o.Connecter, kind: o.Kind, registry: o.Registry,
+		recorder: recorder, clusterID: o.ClusterID, resync: o.Resync, rechecks: newRechecks(),
 	}
 }
 
 // Reconcile runs one pass for one object and writes its status once, when it changed.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	obj := r.newObject()
+	obj := r.kind.New()
 	if err := r.kube.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -97,10 +99,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	result, reconcileErr := r.reconcile(ctx, obj)
+	if reconcileErr != nil && apierrors.IsConflict(reconcileErr) {
+		// Someone wrote the object after we read it: not a failure, and nothing to report. Look again
+		// at the fresh object soon, without a failed condition or an event.
+		log.FromContext(ctx).V(1).Info("stale object, requeued", "error", reconcileErr.Error())
+		return reconcile.Result{RequeueAfter: conflictRequeue}, nil
+	}
 	if reconcileErr != nil {
 		result = r.reportError(ctx, obj, reconcileErr)
 	}
 	if err := r.writeStatusIfChanged(ctx, obj, statusBefore); err != nil {
+		if apierrors.IsConflict(err) {
+			return reconcile.Result{RequeueAfter: conflictRequeue}, nil
+		}
 		return reconcile.Result{}, err
 	}
 	if reconcileErr != nil && classify(reconcileErr).retry {
@@ -113,10 +124,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Result, error) {
 	deleting := !obj.GetDeletionTimestamp().IsZero()
 	observeOnly := v1alpha1.ObserveOnly(obj)
+	// Every condition this pass writes speaks of this generation, and so does the status.
+	obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
 
 	if deleting {
 		if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
 			return reconcile.Result{}, nil
+		}
+		r.rechecks.forget(obj.GetUID())
+		if waiting, err := r.waitForUsers(ctx, obj); waiting || err != nil {
+			return reconcile.Result{RequeueAfter: inUseRequeue}, err
 		}
 		if policy := v1alpha1.DeletionPolicyOf(obj); policy == v1alpha1.DeletionPolicyOrphan || observeOnly {
 			r.event(obj, corev1.EventTypeNormal, EventOrphaned, "left the Stripe objects in place (deletionPolicy %s, managementPolicy %s)", policy, obj.GetManagedSpec().ManagementPolicy)
@@ -124,33 +141,25 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 		}
 	}
 	if v1alpha1.IsPaused(obj) {
-		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonPaused, fmt.Sprintf("the %s annotation stops every Stripe write; remove it to resume", v1alpha1.AnnotationPaused))
+		r.reportPaused(obj, deleting)
 		return reconcile.Result{}, nil
 	}
 
-	connectionName, err := r.connectionOf(ctx, obj)
+	external, err := r.connect(ctx, obj, deleting)
 	if err != nil {
-		return reconcile.Result{}, err
-	}
-	stripe, err := r.connections.ClientFor(ctx, connectionName, obj.GetNamespace())
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	external, err := r.connecter.Connect(ctx, obj, Connection{
-		Stripe: stripe,
-		Tags:   r.tagsFor(obj),
-		Record: func(reason, format string, args ...any) {
-			r.event(obj, corev1.EventTypeNormal, reason, format, args...)
-		},
-		Pass: string(controller.ReconcileIDFromContext(ctx)),
-	})
-	if err != nil {
+		var dependency *DependencyError
+		if deleting && errors.As(err, &dependency) && dependency.Missing {
+			// What the Stripe objects were reached through is gone: nothing can clean them up, and
+			// waiting would keep the object forever. Say what is left behind, and let it go.
+			r.event(obj, corev1.EventTypeWarning, EventOrphaned, "left the Stripe objects in place: %s, so they cannot be reached", dependency.Message)
+			return reconcile.Result{}, r.removeFinalizer(ctx, obj)
+		}
 		return reconcile.Result{}, err
 	}
 
 	observation, err := external.Observe(ctx, obj)
 	if err != nil {
-		return reconcile.Result{}, fmt.Errorf("observe: %w", err)
+		return reconcile.Result{}, err
 	}
 	if err := r.recordFoundID(ctx, obj, observation); err != nil {
 		return reconcile.Result{}, err
@@ -160,22 +169,92 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 	case deleting:
 		return reconcile.Result{}, r.delete(ctx, obj, external, observation)
 	case observeOnly:
-		return r.observeOnly(obj, external, observation), nil
+		r.observeOnly(obj, external, observation)
+		return r.requeue(obj, observation), nil
 	case !observation.Exists:
 		if err := r.create(ctx, obj, external); err != nil {
 			return reconcile.Result{}, err
 		}
 	case !observation.UpToDate:
 		if err := external.Update(ctx, obj); err != nil {
-			return reconcile.Result{}, fmt.Errorf("update: %w", err)
+			return reconcile.Result{}, err
 		}
 		r.event(obj, corev1.EventTypeNormal, EventUpdated, "brought Stripe in line with the spec: %s", observation.Diff)
 	}
 
 	setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "Stripe matches the spec")
 	r.setReady(obj, readinessOf(external, obj))
-	obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
-	return reconcile.Result{RequeueAfter: r.jitteredResync()}, nil
+	return r.requeue(obj, observation), nil
+}
+
+// connect decides the object's connection and builds the adapter's client for this pass.
+func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (ExternalClient, error) {
+	connectionName, err := r.connectionOf(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	stripe, err := r.connections.ClientFor(ctx, connectionName, obj.GetNamespace(), deleting)
+	if err != nil {
+		return nil, err
+	}
+	return r.connecter.Connect(ctx, obj, &Pass{
+		Stripe: stripe,
+		Tags:   r.tagsFor(obj),
+		Record: func(reason, format string, args ...any) {
+			r.event(obj, corev1.EventTypeNormal, reason, format, args...)
+		},
+		Secondaries: &Secondaries{r: r, obj: obj, now: time.Now},
+		id:          string(controller.ReconcileIDFromContext(ctx)),
+		uid:         string(obj.GetUID()),
+		generation:  obj.GetGeneration(),
+	})
+}
+
+// requeue is the resync, or sooner when the adapter asked to be rechecked.
+func (r *Reconciler) requeue(obj Object, observation Observation) reconcile.Result {
+	resync := r.jitteredResync()
+	if delay := r.rechecks.delay(obj.GetUID(), observation.Recheck, time.Now()); delay > 0 && delay < resync {
+		return reconcile.Result{RequeueAfter: delay}
+	}
+	return reconcile.Result{RequeueAfter: resync}
+}
+
+// waitForUsers keeps an object being deleted while objects that use it exist (a tenant whose account
+// holds plans), and says which.
+func (r *Reconciler) waitForUsers(ctx context.Context, obj Object) (bool, error) {
+	if r.registry == nil {
+		return false, nil
+	}
+	users, err := r.registry.Users(ctx, r.kube, obj)
+	if err != nil || len(users) == 0 {
+		return false, err
+	}
+	shown := users[:min(len(users), usersShown)]
+	message := fmt.Sprintf("deletion waits for the %d objects that use this %s: %s", len(users), r.kind.Name, strings.Join(shown, ", "))
+	if len(users) > usersShown {
+		message += ", …"
+	}
+	setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonDeleting, message)
+	return true, nil
+}
+
+// reportPaused tells the truth about a paused object: no write happens, so Ready says what was true
+// when Stripe was last brought in line, and only while the spec is still the one that was applied.
+func (r *Reconciler) reportPaused(obj Object, deleting bool) {
+	if deleting {
+		message := fmt.Sprintf("deletion waits: the %s annotation stops the Stripe clean-up; remove it, or set deletionPolicy Orphan to leave the Stripe objects", v1alpha1.AnnotationPaused)
+		if setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonPaused, message) {
+			r.event(obj, corev1.EventTypeWarning, EventDeletionPaused, "%s", message)
+		}
+		return
+	}
+	setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonPaused, fmt.Sprintf("the %s annotation stops every Stripe write; remove it to resume", v1alpha1.AnnotationPaused))
+	ready := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionReady)
+	if ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == obj.GetGeneration() {
+		r.setReady(obj, Readiness{Ready: true, Reason: v1alpha1.ReasonPaused, Message: "the Stripe objects were usable when last observed; paused, so nothing is observed or written"})
+		return
+	}
+	r.setReady(obj, Readiness{Reason: v1alpha1.ReasonPaused, Message: fmt.Sprintf("paused before generation %d of the spec was applied to Stripe; remove the annotation to apply it", obj.GetGeneration())})
 }
 
 // create persists the create-pending marker (and the finalizer) before calling Stripe, and the id right
@@ -210,40 +289,38 @@ func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalCl
 			// marker costs one write; if it fails, the lookup simply happens.
 			_ = r.patchMetadata(ctx, obj, func() { delete(obj.GetAnnotations(), v1alpha1.AnnotationExternalName) })
 		}
-		return fmt.Errorf("create: %w", createErr)
+		return createErr
 	}
-	if err := external.Update(ctx, obj); err != nil {
-		return fmt.Errorf("complete after create: %w", err)
-	}
-	return nil
+	return external.Update(ctx, obj)
 }
 
 func (r *Reconciler) delete(ctx context.Context, obj Object, external ExternalClient, observation Observation) error {
 	setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonDeleting, "deleting the Stripe objects")
 	if observation.Exists {
-		if err := external.Delete(ctx, obj); err != nil {
-			return fmt.Errorf("delete: %w", err)
+		done, err := external.Delete(ctx, obj)
+		if err != nil {
+			return err
 		}
-		r.event(obj, corev1.EventTypeNormal, EventDeleted, "deleted (or archived, where Stripe cannot delete) Stripe object %s", v1alpha1.GetExternalName(obj))
+		r.event(obj, corev1.EventTypeNormal, EventDeleted, "%s", done)
 	}
 	return r.removeFinalizer(ctx, obj)
 }
 
-// observeOnly reports what Observe read without writing to Stripe (import and audit).
-func (r *Reconciler) observeOnly(obj Object, external ExternalClient, observation Observation) reconcile.Result {
-	obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
+// observeOnly reports what Observe read without writing to Stripe (import and audit). Objects that
+// differ from the spec are not Ready: they are not what the spec declares, and nothing will make them so.
+func (r *Reconciler) observeOnly(obj Object, external ExternalClient, observation Observation) {
 	switch {
 	case !observation.Exists:
 		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonObserving, fmt.Sprintf("managementPolicy Observe: no Stripe object found; set the %s annotation to the id to import", v1alpha1.AnnotationExternalName))
 		r.setReady(obj, Readiness{Reason: v1alpha1.ReasonObserving, Message: "nothing to observe yet"})
 	case !observation.UpToDate:
-		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonObserving, "managementPolicy Observe: Stripe differs from the spec and is left as it is: "+observation.Diff)
-		r.setReady(obj, readinessOf(external, obj))
+		message := "managementPolicy Observe: Stripe differs from the spec and is left as it is: " + observation.Diff
+		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonObserving, message)
+		r.setReady(obj, Readiness{Reason: v1alpha1.ReasonObserving, Message: message})
 	default:
 		setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonObserving, "managementPolicy Observe: Stripe matches the spec")
 		r.setReady(obj, readinessOf(external, obj))
 	}
-	return reconcile.Result{RequeueAfter: r.jitteredResync()}
 }
 
 // recordFoundID persists an id that Observe found without a usable annotation: a create that crashed
@@ -264,17 +341,24 @@ func (r *Reconciler) reportError(ctx context.Context, obj Object, err error) rec
 	out := classify(err)
 	// The condition leaves out Stripe's request id, which differs on every attempt: two identical
 	// failures must not rewrite the status. The event keeps it, for Stripe's support.
-	message := requestIDSuffix.ReplaceAllString(err.Error(), "")
-	setSynced(obj, metav1.ConditionFalse, out.reason, message)
+	message := stripeapi.WithoutRequestID(err)
+	changed := setSynced(obj, metav1.ConditionFalse, out.reason, message)
 	if !isReady(obj) || out.reason == v1alpha1.ReasonTerminal {
 		r.setReady(obj, Readiness{Reason: out.reason, Message: message})
 	}
-	if out.reason == v1alpha1.ReasonTerminal {
-		// Recorded against this generation, so the condition says which spec Stripe refused; nothing
-		// retries until the spec (and so the generation) changes.
-		obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
-	}
-	if out.retry || out.reason == v1alpha1.ReasonTerminal {
+	var dependency *DependencyError
+	switch {
+	case errors.As(err, &dependency) && dependency.Reason == v1alpha1.ReasonWaitingForDependency:
+		if changed {
+			r.event(obj, corev1.EventTypeNormal, dependency.Reason, "%s", message)
+		}
+	case errors.As(err, &dependency):
+		// Blocked by something a person must fix (a connection, its namespace rule, its key): a
+		// Warning, once per change of the cause, so it is seen without being repeated every pass.
+		if changed {
+			r.event(obj, corev1.EventTypeWarning, dependency.Reason, "%s", message)
+		}
+	case out.retry || out.reason == v1alpha1.ReasonTerminal:
 		r.event(obj, corev1.EventTypeWarning, EventSyncFailed, "%s", err.Error())
 	}
 	log.FromContext(ctx).V(1).Info("reconcile did not finish", "reason", out.reason, "error", err.Error())
@@ -285,7 +369,7 @@ func (r *Reconciler) tagsFor(obj Object) stripeapi.Tags {
 	return stripeapi.Tags{
 		UID:            string(obj.GetUID()),
 		NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}.String(),
-		Kind:           r.kind,
+		Kind:           r.kind.Name,
 		ClusterID:      r.clusterID,
 	}
 }
@@ -298,10 +382,3 @@ func (r *Reconciler) event(obj Object, eventType, reason, format string, args ..
 	r.recorder.Eventf(obj, nil, eventType, reason, actionReconcile, format, args...)
 }
 
-// ConnectionRefOf returns the StripeConnection named by spec.connectionRef.
-func ConnectionRefOf(_ context.Context, obj Object) (string, error) {
-	if spec := obj.GetManagedSpec(); spec != nil && spec.ConnectionRef != nil && spec.ConnectionRef.Name != "" {
-		return spec.ConnectionRef.Name, nil
-	}
-	return "", Terminal("spec.connectionRef is required")
-}

@@ -55,21 +55,25 @@ func (f *fakeExternal) Update(context.Context, Object) error {
 	return f.updateErr
 }
 
-func (f *fakeExternal) Delete(context.Context, Object) error {
+func (f *fakeExternal) Delete(context.Context, Object) (string, error) {
 	f.calls = append(f.calls, "delete")
-	return nil
+	return "deleted product prod_1", nil
 }
 
-type fakeConnecter struct{ external *fakeExternal }
-
-func (c fakeConnecter) Connect(context.Context, Object, Connection) (ExternalClient, error) {
-	return c.external, nil
+type fakeConnecter struct {
+	external *fakeExternal
+	err      error
 }
 
-type recorder struct{ reasons []string }
+func (c fakeConnecter) Connect(context.Context, Object, *Pass) (ExternalClient, error) {
+	return c.external, c.err
+}
 
-func (r *recorder) Eventf(_ runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+type recorder struct{ reasons, types []string }
+
+func (r *recorder) Eventf(_ runtime.Object, _ runtime.Object, eventType, reason, _, _ string, _ ...any) {
 	r.reasons = append(r.reasons, reason)
+	r.types = append(r.types, eventType)
 }
 
 var _ events.EventRecorder = (*recorder)(nil)
@@ -101,6 +105,14 @@ func readyConnection() []client.Object {
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "key"}, Data: map[string][]byte{"apiKey": []byte("sk_test_unit")}}
 	return []client.Object{connection, secret}
+}
+
+// planKind declares BillingPlan for the unit tests: its connection is its only reference.
+func planKind() Kind {
+	return Kind{
+		Name: "BillingPlan", New: func() Object { return &v1alpha1.BillingPlan{} },
+		NewList: func() client.ObjectList { return &v1alpha1.BillingPlanList{} }, References: []Reference{ConnectionReference()},
+	}
 }
 
 func planObject(mutate func(*v1alpha1.BillingPlan)) *v1alpha1.BillingPlan {
@@ -231,8 +243,7 @@ func TestReconcileContract(t *testing.T) {
 			events := &recorder{}
 			connections := NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil)
 			r := NewReconciler(kube, connections, events, Options{
-				Kind: "BillingPlan", ClusterID: "unit", NewObject: func() Object { return &v1alpha1.BillingPlan{} },
-				Connecter: fakeConnecter{external: &external},
+				Kind: planKind(), ClusterID: "unit", Connecter: fakeConnecter{external: &external},
 			})
 
 			result, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "gold"}})
@@ -291,7 +302,7 @@ func TestUnchangedStatusIsNotWritten(t *testing.T) {
 		}}).Build()
 	external := &fakeExternal{kube: kube, observation: Observation{Exists: true, UpToDate: true}}
 	r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), &recorder{}, Options{
-		Kind: "BillingPlan", NewObject: func() Object { return &v1alpha1.BillingPlan{} }, Connecter: fakeConnecter{external: external},
+		Kind: planKind(), Connecter: fakeConnecter{external: external},
 	})
 	request := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "gold"}}
 	for pass := 1; pass <= 3; pass++ {

@@ -1,7 +1,6 @@
 package managed
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -17,59 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 )
-
-// ConnectionRefIndex is the field index, on every managed kind, of the StripeConnection it references:
-// when a connection becomes ready (or its key changes), exactly its dependents are enqueued.
-const ConnectionRefIndex = "spec.connectionRef.name"
-
-// IndexConnectionRef registers ConnectionRefIndex for a kind. Every kind that can reference a
-// connection is indexed once, whether or not it has a controller yet: a connection's deletion waits for
-// all of them.
-func IndexConnectionRef(mgr ctrl.Manager, obj client.Object) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, ConnectionRefIndex, func(o client.Object) []string {
-		if name := ConnectionRefName(o); name != "" {
-			return []string{name}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("index %T by connection: %w", obj, err)
-	}
-	return nil
-}
-
-// ConnectionRefName returns the StripeConnection an object names in spec.connectionRef, or "".
-func ConnectionRefName(o client.Object) string {
-	managed, ok := o.(Object)
-	if !ok || managed.GetManagedSpec() == nil || managed.GetManagedSpec().ConnectionRef == nil {
-		return ""
-	}
-	return managed.GetManagedSpec().ConnectionRef.Name
-}
-
-// ConnectionUsers lists, as "Kind namespace/name", the objects of the given kinds (as empty lists)
-// whose spec.connectionRef names the connection.
-func ConnectionUsers(ctx context.Context, kube client.Client, connection string, lists ...client.ObjectList) ([]string, error) {
-	var users []string
-	for _, list := range lists {
-		if err := kube.List(ctx, list, client.MatchingFields{ConnectionRefIndex: connection}); err != nil {
-			return nil, fmt.Errorf("list users of StripeConnection %q: %w", connection, err)
-		}
-		kind := strings.TrimSuffix(fmt.Sprintf("%T", list), "List")
-		kind = kind[strings.LastIndex(kind, ".")+1:]
-		if err := forEachItem(list, func(o client.Object) {
-			users = append(users, kind+" "+o.GetNamespace()+"/"+o.GetName())
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return users, nil
-}
 
 // ControllerOptions are the per-kind knobs of a controller.
 type ControllerOptions struct {
@@ -81,11 +32,10 @@ type ControllerOptions struct {
 	MaxRetryDelay time.Duration
 }
 
-// Setup registers the reconciler with the manager: the kind itself (filtered to changes a person makes),
-// the connections it references, and whatever else the kind watches (extra may be nil). The kind's
-// ConnectionRefIndex must be registered (IndexConnectionRef) before the manager starts.
+// Setup registers the reconciler with the manager: the kind itself (filtered to changes a person makes)
+// and the watches its declared references imply (extra may add more, or be nil). The registry's
+// indexes must be registered (Registry.Index) before the manager starts.
 func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*builder.Builder) *builder.Builder) error {
-	forType := r.newObject()
 	if opts.MaxConcurrentReconciles <= 0 {
 		opts.MaxConcurrentReconciles = 1
 	}
@@ -95,35 +45,24 @@ func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*
 	rateLimiter := workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](BaseRetryDelay, opts.MaxRetryDelay)
 
 	b := ctrl.NewControllerManagedBy(mgr).
-		Named(r.kind).
-		For(forType, builder.WithPredicates(ChangedByPerson())).
-		Watches(&v1alpha1.StripeConnection{}, handler.EnqueueRequestsFromMapFunc(r.dependentsOfConnection)).
+		Named(r.kind.Name).
+		For(r.kind.New(), builder.WithPredicates(ChangedByPerson())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: rateLimiter})
+	b = r.watchReferences(b)
 	if extra != nil {
 		b = extra(b)
 	}
 	if err := b.Complete(r); err != nil {
-		return fmt.Errorf("set up %s controller: %w", r.kind, err)
+		return fmt.Errorf("set up %s controller: %w", r.kind.Name, err)
 	}
 	return nil
 }
 
-// dependentsOfConnection enqueues every object of this kind that references the connection.
-func (r *Reconciler) dependentsOfConnection(ctx context.Context, connection client.Object) []reconcile.Request {
-	list, err := listOfKind(r.kube, r.newObject())
-	if err != nil {
-		return nil
-	}
-	if err := r.kube.List(ctx, list, client.MatchingFields{ConnectionRefIndex: connection.GetName()}); err != nil {
-		return nil
-	}
-	return requestsFor(list)
-}
-
 // ChangedByPerson passes the events that ask for a pass: a new object, a spec change (generation),
-// deletion, and the annotations a person sets (paused, adopting an id, asking for a reconcile). It drops
-// what the reconciler itself writes (status, finalizer, the create-pending marker and the id that
-// replaces it), so a pass never triggers the next one.
+// deletion, and the annotations a person sets (paused, adopting an id, asking for a reconcile or an
+// onboarding link: any annotation of the group). It drops what the reconciler itself writes (status,
+// finalizer, the create-pending markers and the ids that replace them), so a pass never triggers the
+// next one.
 func ChangedByPerson() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -136,16 +75,34 @@ func ChangedByPerson() predicate.Predicate {
 			if e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() {
 				return true
 			}
-			before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-			if before[v1alpha1.AnnotationPaused] != after[v1alpha1.AnnotationPaused] ||
-				before[AnnotationReconcileRequested] != after[AnnotationReconcileRequested] {
-				return true
-			}
-			oldName, newName := before[v1alpha1.AnnotationExternalName], after[v1alpha1.AnnotationExternalName]
-			return oldName != newName && oldName != CreatePending && newName != CreatePending
+			return annotationsChangedByPerson(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
 		},
 	}
 }
+
+func annotationsChangedByPerson(before, after map[string]string) bool {
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	for key := range keys {
+		if !strings.HasPrefix(key, annotationGroupPrefix) || before[key] == after[key] {
+			continue
+		}
+		externalName := key == v1alpha1.AnnotationExternalName || strings.HasPrefix(key, AnnotationSecondaryPrefix)
+		if externalName && (strings.HasPrefix(before[key], CreatePending) || strings.HasPrefix(after[key], CreatePending)) {
+			continue // the reconciler's own marker, or the id it wrote in its place
+		}
+		return true
+	}
+	return false
+}
+
+// annotationGroupPrefix starts every annotation of the group.
+const annotationGroupPrefix = "payments.cloudip.io/"
 
 func requestsFor(list client.ObjectList) []reconcile.Request {
 	var requests []reconcile.Request

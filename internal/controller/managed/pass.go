@@ -1,0 +1,41 @@
+package managed
+
+import (
+	"github.com/cloudip/stripe-operator/internal/stripeapi"
+)
+
+// Pass is what a Connecter receives for one reconcile pass of one object: a Stripe client for the
+// object's connection (scoped to the platform account), the object's tags, its event recorder, the
+// idempotency keys of its writes, and the store of its secondary objects' ids.
+type Pass struct {
+	// Stripe is the platform account's client. Adapters scope it to a connected account with ForAccount.
+	Stripe stripeapi.Interface
+	// Tags are the metadata every Stripe object created for this Kubernetes object carries.
+	Tags stripeapi.Tags
+	// Record notes a Stripe write as a Kubernetes event on the object (reason, then a message).
+	Record func(reason, messageFmt string, args ...any)
+	// Secondaries persists the ids of the Stripe objects a kind creates besides its primary one.
+	Secondaries *Secondaries
+
+	id         string // this reconcile pass (controller-runtime's reconcile id)
+	uid        string
+	generation int64
+}
+
+// CreateKey is the Idempotency-Key of a create: derived from the object's UID, its generation and the
+// purpose ("create-product", "create-price/monthly/<shape>"), never from the pass, so a create repeated
+// after a crash or a timeout is answered by Stripe with the object the first attempt made.
+func (p *Pass) CreateKey(purpose string) string {
+	return stripeapi.IdempotencyKey(p.uid, p.generation, purpose)
+}
+
+// UpdateKey is the Idempotency-Key of an update: the purpose, this pass, and a digest of the change.
+// The pass is in it because an update is re-derived from a fresh observation every pass, and a key
+// reused within Stripe's 24 hours is answered from its cache without being applied: the same drift
+// corrected twice would stay drifted. The digest keeps two different changes of one pass apart.
+func (p *Pass) UpdateKey(purpose string, change ...any) string {
+	return stripeapi.IdempotencyKey(p.uid, p.generation, purpose+"/"+p.id+"/"+stripeapi.Digest(change...))
+}
+
+// ID identifies this reconcile pass, for logs.
+func (p *Pass) ID() string { return p.id }
