@@ -15,4 +15,3 @@ func WithoutRequestID(err error) string {
 	plain.RequestID = ""
 	return strings.Replace(text, e.Error(), plain.Error(), 1)
 }
-

@@ -257,7 +257,9 @@ func TestReferences(t *testing.T) {
 		},
 		"a plan that names no connection inherits its tenant's": {
 			kind: planOnTenantKind(), key: types.NamespacedName{Namespace: "team", Name: "gold"},
-			objects:  []client.Object{tenant(nil), planOn("gold", func(p *v1alpha1.BillingPlan) { p.Annotations = map[string]string{v1alpha1.AnnotationExternalName: "prod_1"} })},
+			objects: []client.Object{tenant(nil), planOn("gold", func(p *v1alpha1.BillingPlan) {
+				p.Annotations = map[string]string{v1alpha1.AnnotationExternalName: "prod_1"}
+			})},
 			external: fakeExternal{observation: Observation{Exists: true, UpToDate: true}}, wantCalls: []string{"observe"},
 		},
 		"a plan whose tenant is gone can still be deleted (its objects are left, and an event says so)": {

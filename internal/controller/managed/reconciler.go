@@ -26,17 +26,17 @@ import (
 
 // Event reasons for the Kubernetes events the reconciler emits. Every Stripe write gets one.
 const (
-	EventCreated       = "CreatedExternal"
-	EventUpdated       = "UpdatedExternal"
-	EventDeleted       = "DeletedExternal"
-	EventOrphaned      = "OrphanedExternal"
-	EventAdopted       = "AdoptedExternal"
-	EventSyncFailed    = "SyncFailed"
-	EventExternalGone  = "ExternalObjectMissing"
+	EventCreated        = "CreatedExternal"
+	EventUpdated        = "UpdatedExternal"
+	EventDeleted        = "DeletedExternal"
+	EventOrphaned       = "OrphanedExternal"
+	EventAdopted        = "AdoptedExternal"
+	EventSyncFailed     = "SyncFailed"
+	EventExternalGone   = "ExternalObjectMissing"
 	EventDeletionPaused = "DeletionPaused"
-	actionReconcile    = "Reconcile"
-	defaultResync      = 10 * time.Hour
-	resyncJitterFactor = 0.1
+	actionReconcile     = "Reconcile"
+	defaultResync       = 10 * time.Hour
+	resyncJitterFactor  = 0.1
 	// conflictRequeue is how soon a pass that met a stale object looks again.
 	conflictRequeue = time.Second
 	// inUseRequeue bounds how long a missed watch event can delay a deletion that waited for users.
@@ -381,4 +381,3 @@ func (r *Reconciler) jitteredResync() time.Duration {
 func (r *Reconciler) event(obj Object, eventType, reason, format string, args ...any) {
 	r.recorder.Eventf(obj, nil, eventType, reason, actionReconcile, format, args...)
 }
-
