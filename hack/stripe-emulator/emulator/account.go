@@ -79,7 +79,7 @@ func (e *Emulator) platformAccountObject() Object {
 	ps.mu.Lock()
 	prof, created := ps.profile, ps.created
 	ps.mu.Unlock()
-	acct := baseAccount(e.platform, created, prof.Country, prof.DefaultCurrency, "standard")
+	acct := baseAccount(e.platform, created, prof.Country, prof.DefaultCurrency, "standard", typeControllers["standard"])
 	acct["email"] = prof.Email
 	acct["charges_enabled"] = true
 	acct["payouts_enabled"] = true
@@ -98,8 +98,10 @@ func (e *Emulator) platformAccountObject() Object {
 
 // baseAccount is an account object with every field of the 2023-10-16
 // schema at its initial value (as stripe-mock's fixture and Stripe's docs
-// show it): no capabilities, nothing submitted, nothing enabled.
-func baseAccount(id string, created int64, country, currency, typ string) Object {
+// show it): no capabilities, nothing submitted, nothing enabled. typ is
+// the `type` Stripe reports (none for accounts created with controller
+// properties that match no type) and prof the controller properties.
+func baseAccount(id string, created int64, country, currency, typ string, prof controllerProps) Object {
 	return Object{
 		"id": id, "object": "account", "created": created,
 		"business_profile": map[string]any{
@@ -110,7 +112,7 @@ func baseAccount(id string, created int64, country, currency, typ string) Object
 		"business_type":     nil,
 		"capabilities":      map[string]any{},
 		"charges_enabled":   false,
-		"controller":        controllerFor(typ),
+		"controller":        controllerObject(prof),
 		"country":           country,
 		"default_currency":  currency,
 		"details_submitted": false,
@@ -147,17 +149,6 @@ func baseAccount(id string, created int64, country, currency, typ string) Object
 		"tos_acceptance": map[string]any{"date": nil, "ip": nil, "user_agent": nil},
 		"type":           typ,
 	}
-}
-
-// controllerFor is the 2023-10-16 `controller` hash: type "application"
-// when the platform controls the account (express and custom accounts),
-// "account" when the account controls itself (standard); is_controller
-// says whether the platform asking is that controller.
-func controllerFor(typ string) map[string]any {
-	if typ == "standard" {
-		return map[string]any{"type": "account"}
-	}
-	return map[string]any{"type": "application", "is_controller": true}
 }
 
 func emptyRequirements() map[string]any {

@@ -37,13 +37,17 @@ func createAccountLink(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if typ == "account_update" && acct.Str("type") != "custom" {
-		// Reference: account_update links exist only for connected
-		// accounts where the platform collects requirements (Custom
-		// accounts), not for accounts with a Stripe-hosted Dashboard.
-		return nil, InvalidRequest("type", "You cannot create `account_update` type Account Links for %s accounts; "+
-			"they are only available for accounts where the platform is responsible for collecting requirements "+
-			"(Custom accounts). Use `account_onboarding`.", acct.Str("type"))
+	prof := controllerOf(acct)
+	if typ == "account_update" && (!prof.platformCollects() || prof.Dashboard != "none") {
+		// Reference: "You can create Account Links of type
+		// account_update only for connected accounts where your platform
+		// is responsible for collecting requirements, including Custom
+		// accounts. You can't create them for accounts that have access
+		// to a Stripe-hosted Dashboard."
+		return nil, InvalidRequest("type", "You cannot create `account_update` type Account Links for this account "+
+			"(controller.requirement_collection=%s, stripe_dashboard.type=%s); they are only available for accounts "+
+			"where the platform is responsible for collecting requirements, including Custom accounts. "+
+			"Use `account_onboarding`.", prof.RequirementCollection, prof.Dashboard)
 	}
 	if p.Has("collect") && p.Has("collection_options") {
 		return nil, Exclusive("collect", "collection_options")
@@ -61,10 +65,8 @@ func createAccountLink(c *Call) (any, error) {
 	if err := c.markOnboardingStarted(id); err != nil {
 		return nil, err
 	}
-	letter := map[string]string{"standard": "s", "express": "e", "custom": "c"}[acct.Str("type")]
-	if letter == "" {
-		letter = "s"
-	}
+	// The emulator's URL shape: s/e/c by the Dashboard the account has.
+	letter := map[string]string{"full": "s", "express": "e", "none": "c"}[prof.Dashboard]
 	now := c.Now()
 	return Object{
 		"object":     "account_link",

@@ -47,16 +47,9 @@ func createAccount(c *Call) (any, error) {
 			"Connected accounts cannot create accounts; use the platform's key without Stripe-Account.")
 	}
 	p := c.Params()
-	if err := refuseUnsupported(p, "controller"); err != nil {
-		// The spec overlay lets `controller` through the spec check; the
-		// accounts it describes are not emulated yet.
+	typ, prof, err := accountKind(p)
+	if err != nil {
 		return nil, err
-	}
-	typ, _ := p.String("type")
-	if typ == "" {
-		// Without `controller`, `type` is how the account's kind is
-		// chosen, and it is required.
-		return nil, MissingParam("type")
 	}
 	country := c.emu.Platform().Country
 	if v, ok := p.String("country"); ok && v != "" {
@@ -67,21 +60,27 @@ func createAccount(c *Call) (any, error) {
 		return nil, InvalidRequest("country", "Country '%s' is unknown. Try using a 2-character alphanumeric country code "+
 			"instead, such as 'US', 'EG', or 'GB'.", country)
 	}
-	acct := baseAccount(NewID("acct"), c.Now().Unix(), country, currency, typ)
-	provided, err := applyAccountParams(p, acct, typ, false)
+	acct := baseAccount(NewID("acct"), c.Now().Unix(), country, currency, typ, prof)
+	provided, err := applyAccountParams(p, acct, prof, false)
 	if err != nil {
 		return nil, err
 	}
 	if !p.Has("capabilities") {
-		switch typ {
-		case "standard":
-			// Standard accounts get the payments and transfers
-			// capabilities without asking (emulator's reading of the
-			// Standard account docs†).
+		switch prof.Dashboard {
+		case "full":
+			// Accounts with the full Dashboard (Standard accounts) get
+			// the payments and transfers capabilities without asking
+			// (emulator's reading of the Standard account docs†; Stripe
+			// requests "a set of capabilities ... based on the selected
+			// country").
 			acct["capabilities"] = map[string]any{"card_payments": "inactive", "transfers": "inactive"}
-		case "custom":
+		case "none":
+			// Reference: capabilities are "required when
+			// controller.stripe_dashboard.type is none, which includes
+			// Custom accounts".
 			return nil, InvalidRequest("capabilities",
-				"You must request at least one capability when creating a Custom account (capabilities[<name>][requested]=true).")
+				"You must request at least one capability when creating an account without a Stripe-hosted Dashboard "+
+					"(controller[stripe_dashboard][type]=none, which includes Custom accounts): capabilities[<name>][requested]=true.")
 		}
 	}
 	st := accountState(c.Tx, c.emu.platform, acct.ID())
@@ -150,9 +149,9 @@ func updateAccount(c *Call) (any, error) {
 	platform := c.emu.platform
 	st := accountState(c.Tx, platform, id)
 	acct := old.Clone()
-	typ := acct.Str("type")
+	prof := controllerOf(acct)
 	started := st.Bool("onboarding_started") || acct.Bool("details_submitted")
-	provided, err := applyAccountParams(c.Params(), acct, typ, started)
+	provided, err := applyAccountParams(c.Params(), acct, prof, started)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +161,7 @@ func updateAccount(c *Call) (any, error) {
 	refreshOnboardingRequirements(acct, st)
 	satisfyRequirements(acct, provided)
 	req := acct.Map("requirements")
-	if typ == "custom" && !acct.Bool("details_submitted") && len(acct.Map("capabilities")) > 0 &&
+	if prof.platformCollects() && !acct.Bool("details_submitted") && len(acct.Map("capabilities")) > 0 &&
 		len(strList(req["currently_due"])) == 0 && len(strList(req["past_due"])) == 0 {
 		// The platform collected everything: the account's details are
 		// submitted and Stripe verifies them (capabilities pending until
@@ -240,15 +239,16 @@ func listAccounts(c *Call) (any, error) {
 }
 
 // rejectAccount flags an account as rejected. Only accounts where the
-// platform is liable for negative balances (Custom and Express) can be
-// rejected.
+// platform is liable for negative balances (controller.losses.payments
+// application: Custom and Express accounts) can be rejected (reference,
+// "Reject an account").
 func rejectAccount(c *Call) (any, error) {
 	id := c.PathParam("account")
 	old, err := c.lookupAccount(id)
 	if err != nil {
 		return nil, err
 	}
-	if id == c.emu.platform || old.Str("type") == "standard" {
+	if id == c.emu.platform || !controllerOf(old).platformLiable() {
 		return nil, InvalidRequest("account",
 			"Only accounts where your platform is liable for negative balances (Custom and Express accounts) can be rejected.")
 	}

@@ -6,27 +6,35 @@ import (
 )
 
 // applyAccountParams applies the parameters create and update share to
-// acct. typ is the account's type; started says whether Connect onboarding
-// has started (an account link was created or details were submitted),
-// after which Stripe lets only Custom accounts change business_type,
-// company and individual (2023-10-16 API reference, "Update an account").
-// It returns the requirement fields the parameters provide.
-func applyAccountParams(p Params, acct Object, typ string, started bool) ([]string, error) {
+// acct. prof is the account's controller properties; started says whether
+// Connect onboarding has started (an account link was created or details
+// were submitted), after which Stripe lets business_type, company and
+// individual change only where the platform collects requirements
+// (API reference, "Update an account": "only be updated for accounts where
+// controller.requirement_collection is application, which includes Custom
+// accounts"). It returns the requirement fields the parameters provide.
+func applyAccountParams(p Params, acct Object, prof controllerProps, started bool) ([]string, error) {
 	var provided []string
-	custom := typ == "custom"
-	if !custom && started {
+	collects := prof.platformCollects()
+	if !collects && started {
 		for _, f := range []string{"business_type", "company", "individual"} {
 			if p.Has(f) {
 				return nil, InvalidRequest(f, "Once Connect Onboarding has started (an Account Link or Account Session "+
-					"was created), `%s` can only be updated for Custom accounts; this account is of type `%s`.", f, typ)
+					"was created), `%s` can only be updated for accounts where controller.requirement_collection is "+
+					"application, which includes Custom accounts; this account's is `%s`.", f, prof.RequirementCollection)
 			}
 		}
 	}
-	if p.Has("tos_acceptance") && !custom {
-		// Stripe collects the services agreement itself from Standard and
-		// Express accounts (Connect, "Service agreement types").
+	if p.Has("tos_acceptance") && !collects {
+		// Only a platform that collects requirements may attest that the
+		// account accepted the services agreement ("A value of
+		// application means that your platform can ... attest that the
+		// account has seen and accepted the Stripe service agreement
+		// using the API"); Stripe collects it from the others (Standard
+		// and Express accounts).
 		return nil, InvalidRequest("tos_acceptance",
-			"You cannot accept the Terms of Service on behalf of Standard and Express connected accounts.")
+			"You cannot accept the Terms of Service on behalf of Standard and Express connected accounts, "+
+				"or of any account where Stripe collects requirements (controller.requirement_collection=stripe).")
 	}
 	if v, ok := p.String("email"); ok {
 		acct["email"] = nullIfEmpty(v)

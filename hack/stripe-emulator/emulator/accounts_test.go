@@ -30,13 +30,19 @@ func expressAccount() *stripe.AccountParams {
 
 // Rule: a new account with requested capabilities is disabled until it is
 // onboarded: capabilities inactive, requirements past due, charges and
-// payouts off, controller by type.
+// payouts off; the platform controls it, with the controller properties
+// Stripe maps the type to (reference: "Mapping account types to
+// controller parameters").
 func TestNewAccountStartsDisabled(t *testing.T) {
 	e := newEnv(t, Options{})
 	for _, tc := range []struct {
 		typ        string
-		controller stripe.AccountControllerType
-	}{{"express", "application"}, {"custom", "application"}, {"standard", "account"}} {
+		controller wantController
+	}{
+		{"express", wantController{"application_express", "application", "stripe", "express"}},
+		{"custom", wantController{"application_custom", "application", "application", "none"}},
+		{"standard", wantController{"account", "stripe", "stripe", "full"}},
+	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			p := expressAccount()
 			p.Type = stripe.String(tc.typ)
@@ -44,9 +50,7 @@ func TestNewAccountStartsDisabled(t *testing.T) {
 			if a.Type != stripe.AccountType(tc.typ) || a.Country != "US" || a.DefaultCurrency != "usd" || a.Email != "seller@example.com" {
 				t.Fatalf("account: %+v", a)
 			}
-			if a.Controller == nil || a.Controller.Type != tc.controller {
-				t.Fatalf("controller: %+v", a.Controller)
-			}
+			tc.controller.check(t, a)
 			if a.ChargesEnabled || a.PayoutsEnabled || a.DetailsSubmitted {
 				t.Fatalf("enabled too early: %+v", a)
 			}
@@ -72,7 +76,6 @@ func TestAccountCreateValidation(t *testing.T) {
 		params *stripe.AccountParams
 		param  string
 	}{
-		{"type is required", &stripe.AccountParams{Country: stripe.String("US")}, "type"},
 		{"unknown type", &stripe.AccountParams{Type: stripe.String("platinum")}, "type"},
 		{"unknown country", &stripe.AccountParams{Type: stripe.String("express"), Country: stripe.String("XX")}, "country"},
 		{"custom needs a capability", &stripe.AccountParams{Type: stripe.String("custom")}, "capabilities"},
@@ -81,11 +84,11 @@ func TestAccountCreateValidation(t *testing.T) {
 			p.TOSAcceptance = &stripe.AccountTOSAcceptanceParams{Date: stripe.Int64(1), IP: stripe.String("1.2.3.4")}
 			return p
 		}(), "tos_acceptance"},
-		{"controller passes the spec check but is not emulated yet", func() *stripe.AccountParams {
+		{"type and controller are exclusive", func() *stripe.AccountParams {
 			p := expressAccount()
 			p.Controller = &stripe.AccountControllerParams{Fees: &stripe.AccountControllerFeesParams{Payer: stripe.String("application")}}
 			return p
-		}(), "controller"},
+		}(), "type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.sc.Accounts.New(tc.params)
