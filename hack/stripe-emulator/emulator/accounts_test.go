@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	stripe "github.com/stripe/stripe-go/v76"
@@ -234,39 +235,74 @@ func TestAccountUpdatedIsAConnectEvent(t *testing.T) {
 	}
 }
 
-// Rule: test-mode accounts can be deleted at any time; under live-mode
-// rules Standard accounts cannot, others only with zero balances.
+// Rule: test-mode accounts can be deleted at any time, balances or not;
+// under live-mode rules an account where Stripe is liable for losses
+// (controller.losses.payments stripe: Standard accounts, and any account
+// created with that property) is never deleted, and the others only when
+// every balance is zero. Deleted accounts are gone (403 account_invalid).
 func TestAccountDeletion(t *testing.T) {
-	e := newEnv(t, Options{})
-	a := e.newAccount(t, expressAccount())
-	if _, err := e.FundAccount(a.ID, 500, "usd"); err != nil {
-		t.Fatal(err)
+	const stripeLiable = "Live-mode accounts where Stripe is responsible for negative account balances cannot be deleted, " +
+		"which includes Standard accounts."
+	standard := func() *stripe.AccountParams { p := expressAccount(); p.Type = stripe.String("standard"); return p }
+	custom := func() *stripe.AccountParams { p := expressAccount(); p.Type = stripe.String("custom"); return p }
+	for _, tc := range []struct {
+		name     string
+		live     bool
+		params   *stripe.AccountParams
+		balances map[string]int64 // funded before the delete
+		msg      string           // "" = deleted
+	}{
+		{"test mode: express with a balance", false, expressAccount(), map[string]int64{"usd": 500}, ""},
+		{"test mode: standard with a balance", false, standard(), map[string]int64{"usd": 500}, ""},
+		{"test mode: Stripe-liable controller account", false, controllerAccount(ctl("", "", "", "")), nil, ""},
+		{"live: standard", true, standard(), nil, stripeLiable},
+		{"live: Standard-like controller account", true, controllerAccount(ctl("account", "stripe", "stripe", "full")), nil, stripeLiable},
+		{"live: no Dashboard, Stripe liable", true, controllerAccount(ctl("application", "stripe", "stripe", "none")), nil, stripeLiable},
+		{"live: express with a balance", true, expressAccount(), map[string]int64{"usd": 500},
+			"For an account created with your live-mode key, you cannot delete the account when the balance in any currency is non-zero. " +
+				"Currencies with non-zero balances: usd."},
+		{"live: custom with a negative balance", true, custom(), map[string]int64{"usd": -100}, "Currencies with non-zero balances: usd."},
+		{"live: Custom-like with two balances", true, controllerAccount(customLike()), map[string]int64{"usd": 1, "eur": 2},
+			"Currencies with non-zero balances: eur, usd."},
+		{"live: Express-like with a balance", true, controllerAccount(expressLike()), map[string]int64{"gbp": 7},
+			"Currencies with non-zero balances: gbp."},
+		{"live: express, balances back to zero", true, expressAccount(), map[string]int64{"usd": 0}, ""},
+		{"live: Custom-like, no balance", true, controllerAccount(customLike()), nil, ""},
+		{"live: Express-like, no balance", true, controllerAccount(expressLike()), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Options{Connect: ConnectRules{LiveModeDeletion: tc.live}})
+			a := e.newAccount(t, tc.params)
+			for _, cur := range sortedKeys(tc.balances) {
+				amount := tc.balances[cur]
+				if amount == 0 { // funded and taken back: a zero balance in that currency
+					if _, err := e.FundAccount(a.ID, 300, cur); err != nil {
+						t.Fatal(err)
+					}
+					amount = -300
+				}
+				if _, err := e.FundAccount(a.ID, amount, cur); err != nil {
+					t.Fatal(err)
+				}
+			}
+			del, err := e.sc.Accounts.Del(a.ID, nil)
+			if tc.msg != "" {
+				se := stripeErr(t, err)
+				if se.HTTPStatusCode != 400 || se.Param != "account" || !strings.HasSuffix(se.Msg, tc.msg) {
+					t.Fatalf("got %d param=%q %q; want 400 param=account ending %q", se.HTTPStatusCode, se.Param, se.Msg, tc.msg)
+				}
+				if _, err := e.sc.Accounts.GetByID(a.ID, nil); err != nil {
+					t.Fatalf("refused delete removed the account: %v", err)
+				}
+				return
+			}
+			if err != nil || !del.Deleted || del.ID != a.ID {
+				t.Fatalf("delete: %v %+v", err, del)
+			}
+			_, err = e.sc.Accounts.GetByID(a.ID, nil)
+			wantStripeErr(t, err, 403, "invalid_request_error", "account_invalid", "", "")
+		})
 	}
-	del, err := e.sc.Accounts.Del(a.ID, nil)
-	if err != nil || !del.Deleted {
-		t.Fatalf("test-mode delete with a balance: %v %+v", err, del)
-	}
-	_, err = e.sc.Accounts.GetByID(a.ID, nil)
-	wantStripeErr(t, err, 403, "invalid_request_error", "account_invalid", "", "")
-
-	e.SetConnectRules(ConnectRules{LiveModeDeletion: true})
-	b := e.newAccount(t, expressAccount())
-	if _, err := e.FundAccount(b.ID, 500, "usd"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.sc.Accounts.Del(b.ID, nil)
-	wantStripeErr(t, err, 400, "invalid_request_error", "", "account", "")
-	if _, err := e.FundAccount(b.ID, -500, "usd"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.sc.Accounts.Del(b.ID, nil); err != nil {
-		t.Fatalf("zero balance: %v", err)
-	}
-	sp := expressAccount()
-	sp.Type = stripe.String("standard")
-	s := e.newAccount(t, sp)
-	_, err = e.sc.Accounts.Del(s.ID, nil)
-	wantStripeErr(t, err, 400, "invalid_request_error", "", "account", "Standard accounts created using live-mode keys cannot be deleted.")
 }
 
 // Rule: the accounts list holds connected accounts only (not the
