@@ -158,14 +158,14 @@ func controllerFromParams(p Params) (controllerProps, error) {
 	var prof controllerProps
 	sent := map[string]bool{}
 	for _, f := range controllerFields {
-		v, name, err := controllerParam(ctl, f)
+		v, err := controllerParam(ctl, f)
 		if err != nil {
 			return controllerProps{}, err
 		}
 		if v == "" {
 			v = f.def
 		} else {
-			sent[name] = true
+			sent[f.form] = true
 		}
 		f.set(&prof, v)
 	}
@@ -177,19 +177,19 @@ func controllerFromParams(p Params) (controllerProps, error) {
 	return prof, nil
 }
 
-// controllerParam returns the value sent for f ("" when not sent), its form
-// name, or the error for a value the overlay's enum does not allow (the
-// spec check answers first; this holds with the spec check off).
-func controllerParam(ctl Params, f controllerField) (string, string, error) {
+// controllerParam returns the value sent for f ("" when not sent), or the
+// error for a value the overlay's enum does not allow (the spec check
+// answers first; this holds with the spec check off).
+func controllerParam(ctl Params, f controllerField) (string, error) {
 	cur := ctl
 	for i, key := range f.path {
 		if i < len(f.path)-1 {
 			if !cur.Has(key) {
-				return "", f.form, nil
+				return "", nil
 			}
 			sub, ok := cur.Sub(key)
 			if !ok {
-				return "", f.form, InvalidRequest(cur.Name(key), "Invalid hash")
+				return "", InvalidRequest(cur.Name(key), "Invalid hash")
 			}
 			cur = sub
 			continue
@@ -197,16 +197,16 @@ func controllerParam(ctl Params, f controllerField) (string, string, error) {
 		v, ok := cur.String(key)
 		if !ok {
 			if cur.Has(key) {
-				return "", f.form, InvalidRequest(f.form, "Invalid %s: expected a single value, got a nested one", f.form)
+				return "", InvalidRequest(f.form, "Invalid %s: expected a single value, got a nested one", f.form)
 			}
-			return "", f.form, nil
+			return "", nil
 		}
 		if !contains(f.values, v) {
-			return "", f.form, InvalidRequest(f.form, "Invalid %s: must be one of %s", f.form, oxfordJoin(f.values))
+			return "", InvalidRequest(f.form, "Invalid %s: must be one of %s", f.form, oxfordJoin(f.values))
 		}
-		return v, f.form, nil
+		return v, nil
 	}
-	return "", f.form, nil
+	return "", nil
 }
 
 // check returns the error for prof when it has every setting of c. The
