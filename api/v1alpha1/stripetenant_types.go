@@ -266,6 +266,12 @@ type TenantAccount struct {
 	// PayoutSchedule says when available funds are paid out.
 	// +optional
 	PayoutSchedule *PayoutSchedule `json:"payoutSchedule,omitempty"`
+
+	// Metadata is sent to Stripe as the connected account's metadata, beside the operator's tags (at
+	// most 45 keys, none starting with cloudip_). Put identifiers only (tenant ids, cost centres), never
+	// personal data: anyone with access to the account in Stripe's Dashboard reads it.
+	// +optional
+	Metadata Metadata `json:"metadata,omitempty"`
 }
 
 // Onboarding holds where Stripe-hosted onboarding sends the tenant back to, and where the operator
@@ -471,16 +477,23 @@ type RequirementError struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// OnboardingLinkStatus describes the last onboarding link the operator made. The link itself (a
-// bearer credential) is only in the Secret.
+// OnboardingLinkStatus describes the answer to the last onboarding link request: the link the
+// operator made, or why it made none. The link itself (a bearer credential) is only in the Secret.
 type OnboardingLinkStatus struct {
 	// SecretName is the Secret, in this namespace, holding the link's URL and expiry.
 	SecretName string `json:"secretName"`
 
 	// Type is the kind of link: account_onboarding (first onboarding) or account_update (update
-	// information, where the platform collects requirements).
+	// information, where the platform collects requirements). Empty when the request was refused.
 	// +kubebuilder:validation:Enum=account_onboarding;account_update
-	Type string `json:"type"`
+	// +optional
+	Type string `json:"type,omitempty"`
+
+	// Refused says why no link was made for requestedAt (e.g. no spec.onboarding, or an update link
+	// where Stripe collects requirements); the same request is not tried again. Empty when a link was
+	// made.
+	// +optional
+	Refused string `json:"refused,omitempty"`
 
 	// CreatedAt is when Stripe made the link.
 	// +optional

@@ -37,6 +37,7 @@ func TestExplain(t *testing.T) {
 		{"billingplans.status.prices", []string{"current Stripe prices, by key"}},
 		{"stripetenants.spec.dataResidency", []string{"Immutable", "us, eu or ap"}},
 		{"stripetenants.spec.account.capabilities", []string{"card_payments"}},
+		{"stripetenants.spec.account.metadata", []string{"identifiers only", "cloudip_"}},
 		{"stripetenants.status.requirements.currentlyDue", []string{"needed now"}},
 		{"stripetenants.spec.deletionPolicy", []string{"Delete", "Orphan for a StripeTenant"}},
 		{"billingplans.spec.deletionPolicy", []string{"Delete for every other kind"}},

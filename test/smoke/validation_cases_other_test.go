@@ -48,6 +48,8 @@ func otherCases() []invalidCase {
 			spec: tenantSpec("eu", `{type: express, country: DE, capabilities: [card_payments, bitcoin_payments]}`), want: `spec.account.capabilities[1]: Unsupported value: "bitcoin_payments"`},
 		{name: "tenant/capability-duplicate", rule: "account.capabilities is a set", kind: "StripeTenant",
 			spec: tenantSpec("eu", `{type: express, country: DE, capabilities: [transfers, transfers]}`), want: `.spec.account.capabilities: duplicate entries for key [="transfers"]`},
+		{name: "tenant/account-metadata-reserved-prefix", rule: "account.metadata: the cloudip_ prefix is reserved for the operator's tags", kind: "StripeTenant",
+			spec: tenantSpec("eu", `{type: express, country: DE, metadata: {cloudip_uid: forged}}`), want: "metadata keys starting with cloudip_ are reserved"},
 		{name: "tenant/weekly-payouts-without-anchor", rule: "payoutSchedule.weeklyAnchor with weekly, and only then", kind: "StripeTenant",
 			spec: tenantSpec("eu", `{type: express, country: DE, payoutSchedule: {interval: weekly}}`), want: "payoutSchedule.weeklyAnchor is required with interval weekly"},
 		{name: "tenant/monthly-anchor-32", rule: "payoutSchedule.monthlyAnchor 1-31", kind: "StripeTenant",
