@@ -96,10 +96,14 @@ type RequirementError struct {
 
 // PayoutSchedule is when a connected account is paid out.
 type PayoutSchedule struct {
-	Interval      string // manual, daily, weekly, monthly
-	DelayDays     int64
-	WeeklyAnchor  string // monday...sunday, for weekly
-	MonthlyAnchor int64  // 1-31, for monthly
+	Interval  string // manual, daily, weekly, monthly
+	DelayDays int64
+	// DelayDaysMinimum, in params, sends delay_days=minimum: the lowest delay Stripe allows for the
+	// account's country (which differs by country and changes over time), instead of DelayDays.
+	// Reads report the resulting number in DelayDays and leave this false.
+	DelayDaysMinimum bool
+	WeeklyAnchor     string // monday...sunday, for weekly
+	MonthlyAnchor    int64  // 1-31, for monthly
 }
 
 // AccountCreateParams creates a connected account. Give either Type (legacy) or Controller.
@@ -215,7 +219,7 @@ func (c *Client) GetAccount(ctx context.Context, id string) (*Account, error) {
 			return sdkErr(err)
 		}
 		if a.Deleted {
-			return notFound(resourceAccount, id)
+			return notFound(resourceAccount)
 		}
 		out = accountFromStripe(a)
 		return nil
@@ -420,7 +424,10 @@ func payoutSettingsParams(s *PayoutSchedule) *stripe.AccountSettingsParams {
 		Interval:     strPtr(s.Interval),
 		WeeklyAnchor: strPtr(s.WeeklyAnchor),
 	}
-	if s.DelayDays != 0 {
+	switch {
+	case s.DelayDaysMinimum:
+		sched.DelayDaysMinimum = stripe.Bool(true)
+	case s.DelayDays != 0:
 		sched.DelayDays = stripe.Int64(s.DelayDays)
 	}
 	if s.MonthlyAnchor != 0 {

@@ -3,6 +3,7 @@ package stripeapi
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,6 +120,26 @@ func TestCreateAccount(t *testing.T) {
 	}
 }
 
+// Pins: DelayDaysMinimum sends delay_days=minimum (Stripe's lowest for the country), never a number.
+func TestPayoutScheduleMinimumDelay(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("POST /v1/accounts/acct_1", connectedAccountJSON)
+	c := newTestClient(t, f, nil)
+	got, err := c.UpdateAccount(context.Background(), "acct_1", AccountUpdateParams{
+		IdempotencyKey: "k", PayoutSchedule: &PayoutSchedule{Interval: "weekly", WeeklyAnchor: "friday", DelayDaysMinimum: true, DelayDays: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := f.last(t).Form
+	if v := form["settings[payouts][schedule][delay_days]"]; len(v) != 1 || v[0] != "minimum" {
+		t.Errorf("delay_days = %v, want [minimum]", v)
+	}
+	if got.PayoutSchedule == nil || got.PayoutSchedule.DelayDays != 7 || got.PayoutSchedule.DelayDaysMinimum {
+		t.Errorf("read schedule %+v: want Stripe's number, DelayDaysMinimum false", got.PayoutSchedule)
+	}
+}
+
 func TestUpdateAccountCapabilities(t *testing.T) {
 	f := newFakeStripe(t)
 	f.on("POST /v1/accounts/acct_1", connectedAccountJSON)
@@ -190,5 +211,62 @@ func TestDeleteAccountAndLink(t *testing.T) {
 	}
 	if _, err := c.CreateAccountLink(ctx, AccountLinkCreateParams{IdempotencyKey: "k"}); !IsTerminal(err) {
 		t.Errorf("link without account: %v", err)
+	}
+}
+
+// Pins: the link's type is account_onboarding or account_update (anything else is refused before
+// sending); which requirements it collects goes as collection_options (never the deprecated collect),
+// and nothing is sent when left to Stripe's defaults.
+func TestAccountLinkParams(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("POST /v1/account_links", map[string]any{
+		"object": "account_link", "url": "https://connect.stripe.com/setup/c/x", "created": 1700000000, "expires_at": 1700000300,
+	})
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	base := AccountLinkCreateParams{IdempotencyKey: "k", Account: "acct_1", RefreshURL: "https://app.example/refresh", ReturnURL: "https://app.example/return"}
+	for _, tc := range []struct {
+		name   string
+		edit   func(p *AccountLinkCreateParams)
+		want   map[string]string
+		absent []string
+	}{
+		{"onboarding, Stripe's defaults", func(p *AccountLinkCreateParams) { p.Type = AccountLinkTypeOnboarding },
+			map[string]string{"type": "account_onboarding"}, []string{"collect", "collection_options[fields]", "collection_options[future_requirements]"}},
+		{"update, eventually due", func(p *AccountLinkCreateParams) { p.Type = AccountLinkTypeUpdate; p.Collect = "eventually_due" },
+			map[string]string{"type": "account_update", "collection_options[fields]": "eventually_due"}, []string{"collect", "collection_options[future_requirements]"}},
+		{"future requirements alone", func(p *AccountLinkCreateParams) { p.Type = AccountLinkTypeOnboarding; p.FutureRequirements = "include" },
+			map[string]string{"collection_options[fields]": "currently_due", "collection_options[future_requirements]": "include"}, []string{"collect"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := base
+			tc.edit(&p)
+			if _, err := c.CreateAccountLink(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			form := f.last(t).Form
+			wantForm(t, form, tc.want)
+			for _, k := range tc.absent {
+				if form.Has(k) {
+					t.Errorf("%s = %q sent", k, form.Get(k))
+				}
+			}
+		})
+	}
+	sent := len(f.seen())
+	for name, edit := range map[string]func(p *AccountLinkCreateParams){
+		"no type":         func(*AccountLinkCreateParams) {},
+		"other type":      func(p *AccountLinkCreateParams) { p.Type = "account_management" },
+		"bad collect":     func(p *AccountLinkCreateParams) { p.Type = AccountLinkTypeOnboarding; p.Collect = "everything" },
+		"bad future reqs": func(p *AccountLinkCreateParams) { p.Type = AccountLinkTypeOnboarding; p.FutureRequirements = "yes" },
+	} {
+		p := base
+		edit(&p)
+		if _, err := c.CreateAccountLink(ctx, p); !IsTerminal(err) || !strings.Contains(err.Error(), "refused before sending") {
+			t.Errorf("%s: err = %v, want refused before sending", name, err)
+		}
+	}
+	if len(f.seen()) != sent {
+		t.Errorf("refused links reached Stripe: %d requests", len(f.seen())-sent)
 	}
 }

@@ -2,6 +2,7 @@ package stripeapi
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -174,5 +175,142 @@ func TestWebhookEndpointLifecycle(t *testing.T) {
 	}
 	if err := c.DeleteWebhookEndpoint(ctx, "we_1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// subscriptionWithInvoice is subscriptionJSON as Stripe answers with expand[]=latest_invoice.
+func subscriptionWithInvoice() map[string]any {
+	s := map[string]any{}
+	for k, v := range subscriptionJSON {
+		s[k] = v
+	}
+	s["status"] = "past_due"
+	s["collection_method"] = "send_invoice"
+	s["days_until_due"] = 30
+	s["latest_invoice"] = map[string]any{
+		"id": "in_1", "object": "invoice", "number": "ACME-0001", "status": "open", "amount_due": 4900,
+		"currency": "eur", "due_date": 1702592000, "hosted_invoice_url": "https://invoice.stripe.com/i/secret",
+	}
+	return s
+}
+
+// Pins: Get, Create, Update and Cancel read the latest invoice in the same call (expand[]=
+// latest_invoice), with the item's price and quantity and the days until due; List does not expand.
+func TestSubscriptionReadsLatestInvoice(t *testing.T) {
+	f := newFakeStripe(t)
+	expanded := subscriptionWithInvoice()
+	for _, r := range []string{"POST /v1/subscriptions", "GET /v1/subscriptions/sub_1", "POST /v1/subscriptions/sub_1", "DELETE /v1/subscriptions/sub_1"} {
+		f.on(r, expanded)
+	}
+	f.on("GET /v1/subscriptions", list("/v1/subscriptions", false, subscriptionJSON))
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	want := &InvoiceSummary{
+		ID: "in_1", Number: "ACME-0001", Status: "open", AmountDue: 4900, Currency: "eur",
+		DueDate: time.Unix(1702592000, 0).UTC(), HostedInvoiceURL: "https://invoice.stripe.com/i/secret",
+	}
+	check := func(op string, s *Subscription, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		if got := f.last(t).Form; got.Get("expand[0]") != "latest_invoice" || got.Has("expand[1]") {
+			t.Errorf("%s: expand[0] = %q, want latest_invoice only", op, got.Get("expand[0]"))
+		}
+		if s.LatestInvoice == nil || *s.LatestInvoice != *want || s.LatestInvoiceID != "in_1" {
+			t.Errorf("%s: latest invoice %+v (id %q), want %+v", op, s.LatestInvoice, s.LatestInvoiceID, want)
+		}
+		if s.DaysUntilDue != 30 || s.CollectionMethod != "send_invoice" || s.Status != "past_due" {
+			t.Errorf("%s: days until due %d, collection %q, status %q", op, s.DaysUntilDue, s.CollectionMethod, s.Status)
+		}
+		if len(s.Items) != 1 || s.Items[0] != (SubscriptionItem{ID: "si_1", PriceID: "price_m", Quantity: 3}) {
+			t.Errorf("%s: items %+v", op, s.Items)
+		}
+	}
+	s, err := c.CreateSubscription(ctx, SubscriptionCreateParams{
+		IdempotencyKey: "k", Tags: testTags(), CustomerID: "cus_1", Items: []SubscriptionItemParams{{PriceID: "price_m", Quantity: 3}},
+		CollectionMethod: "send_invoice", DaysUntilDue: 30,
+	})
+	check("create", s, err)
+	wantForm(t, f.last(t).Form, map[string]string{"collection_method": "send_invoice", "days_until_due": "30"})
+	s, err = c.GetSubscription(ctx, "sub_1")
+	check("get", s, err)
+	s, err = c.UpdateSubscription(ctx, "sub_1", SubscriptionUpdateParams{IdempotencyKey: "k2", CancelAtPeriodEnd: new(bool)})
+	check("update", s, err)
+	s, err = c.CancelSubscription(ctx, "sub_1", SubscriptionCancelParams{})
+	check("cancel", s, err)
+
+	listed, err := c.ListSubscriptions(ctx, SubscriptionListParams{CustomerID: "cus_1"})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("list: %v, %v", listed, err)
+	}
+	if f.last(t).Form.Has("expand[0]") || listed[0].LatestInvoice != nil || listed[0].LatestInvoiceID != "in_1" {
+		t.Errorf("list: expand %v, latest invoice %+v, id %q: want the id only, unexpanded",
+			f.last(t).Form.Get("expand[0]"), listed[0].LatestInvoice, listed[0].LatestInvoiceID)
+	}
+}
+
+// Pins: an update sends collection_method and days_until_due only when set.
+func TestUpdateSubscriptionCollection(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("POST /v1/subscriptions/sub_1", subscriptionWithInvoice())
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	days := int64(14)
+	if _, err := c.UpdateSubscription(ctx, "sub_1", SubscriptionUpdateParams{
+		IdempotencyKey: "k1", CollectionMethod: "send_invoice", DaysUntilDue: &days, ProrationBehavior: "none",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantForm(t, f.last(t).Form, map[string]string{"collection_method": "send_invoice", "days_until_due": "14", "proration_behavior": "none"})
+
+	yes := true
+	if _, err := c.UpdateSubscription(ctx, "sub_1", SubscriptionUpdateParams{IdempotencyKey: "k2", CancelAtPeriodEnd: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	form := f.last(t).Form
+	if form.Get("cancel_at_period_end") != "true" {
+		t.Errorf("cancel_at_period_end = %q", form.Get("cancel_at_period_end"))
+	}
+	for _, k := range []string{"collection_method", "days_until_due", "proration_behavior", "items[0][id]", "trial_end"} {
+		if form.Has(k) {
+			t.Errorf("update sent %s = %q, which was not set", k, form.Get(k))
+		}
+	}
+}
+
+// Pins: GET /v1/balance, on the connected account through ForAccount, summed by currency.
+func TestGetBalance(t *testing.T) {
+	f := newFakeStripe(t)
+	f.on("GET /v1/balance", map[string]any{
+		"object": "balance", "livemode": false,
+		"available": []any{map[string]any{"amount": 1200, "currency": "eur"}, map[string]any{"amount": -200, "currency": "usd"}},
+		"pending":   []any{map[string]any{"amount": 0, "currency": "eur"}},
+	})
+	c := newTestClient(t, f, nil)
+	b, err := c.ForAccount("acct_1").GetBalance(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := f.last(t)
+	if req.Method != "GET" || req.Header.Get("Stripe-Account") != "acct_1" || req.Header.Get("Idempotency-Key") != "" {
+		t.Errorf("request %s %s, Stripe-Account %q, Idempotency-Key %q", req.Method, req.Path, req.Header.Get("Stripe-Account"), req.Header.Get("Idempotency-Key"))
+	}
+	if b.Available["eur"] != 1200 || b.Available["usd"] != -200 || b.Pending["eur"] != 0 || len(b.Pending) != 1 || b.IsZero() {
+		t.Errorf("balance %+v", b)
+	}
+	if !(&Balance{Available: map[string]int64{"eur": 0}, Pending: map[string]int64{}}).IsZero() {
+		t.Error("a balance of zeros is not IsZero")
+	}
+	if (&Balance{ConnectReserved: map[string]int64{"eur": 5}}).IsZero() {
+		t.Error("a reserved amount is IsZero")
+	}
+
+	f.handle("GET /v1/balance", func(seen, int) reply {
+		return stripeErr(403, "invalid_request_error", "account_invalid", "", "The provided key does not have access to account 'acct_2'")
+	})
+	_, err = c.ForAccount("acct_2").GetBalance(context.Background())
+	if !IsAccountInvalid(err) || !strings.HasPrefix(err.Error(), "get balance on acct_2: stripe: 403") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -236,7 +236,7 @@ func (c *Client) call(ctx context.Context, resource, method, subject string, fn 
 	if apiErr == nil {
 		return nil
 	}
-	op := method + " " + resource
+	op := method + " " + strings.ReplaceAll(resource, "_", " ")
 	if subject != "" {
 		op += fmt.Sprintf(" %q", subject)
 	}

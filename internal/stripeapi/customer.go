@@ -92,7 +92,7 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (*Customer, error) 
 			return sdkErr(err)
 		}
 		if sc.Deleted {
-			return notFound(resourceCustomer, id)
+			return notFound(resourceCustomer)
 		}
 		out = customerFromStripe(sc)
 		return nil

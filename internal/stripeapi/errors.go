@@ -44,8 +44,12 @@ const (
 	headerIdempotentReplayed = "Idempotent-Replayed"
 )
 
-// Error is the error every Client call returns (wrapped with the operation, e.g.
-// `create price "monthly": stripe: 400 ...`). Use errors.As or AsError to read it.
+// Error is the error every Client call returns, wrapped once with the operation, its subject and the
+// connected account, e.g. `create price "monthly": stripe: 400 ...` or
+// `get subscription "sub_1" on acct_9: stripe: 404 ...`. The text already says what was attempted:
+// callers (adapters, the reconciler) add only what the wrapper cannot know (which secondary object,
+// what happens next) and never wrap again with the same words (no `create price: create price ...`).
+// Use errors.As or AsError to read it.
 type Error struct {
 	// Class is the verdict of Classify.
 	Class Class
@@ -151,6 +155,15 @@ func IsAccountInvalid(err error) bool {
 	return ok && e.Code == CodeAccountInvalid
 }
 
+// IsIdempotencyMismatch reports whether Stripe refused a request because its idempotency key was used
+// before with other parameters (type idempotency_error; Terminal). The first request with that key
+// reached Stripe and, for a create, may have made the object: look it up by its tags instead of
+// retrying.
+func IsIdempotencyMismatch(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.Type == TypeIdempotencyError
+}
+
 // IsRateLimited reports whether Stripe refused a request for the account's request rate (429
 // rate_limit), as opposed to a 429 lock_timeout on a busy object. The connection's budget has
 // already slowed down when this is true (see adaptive.go).
@@ -203,6 +216,11 @@ func classify(e *Error) Class {
 // toError converts anything stripe-go or the transport returned into an *Error.
 func toError(err error, info *callInfo) *Error {
 	if e, ok := AsError(err); ok {
+		// Made by this package (a deleted object Stripe answered 200 for, a refused write): keep
+		// the request id of the response, if one came, for Stripe's support.
+		if e.RequestID == "" && info != nil {
+			_, e.RequestID, _ = info.get()
+		}
 		return e
 	}
 	var se *stripe.Error
@@ -245,11 +263,12 @@ func invalidParams(format string, args ...any) *Error {
 	return &Error{Class: ClassTerminal, Code: codeInvalidParams, Message: fmt.Sprintf(format, args...)}
 }
 
-// notFound is the error for an object Stripe still answers for but reports deleted.
-func notFound(resource, id string) *Error {
+// notFound is the error for an object Stripe still answers for but reports deleted. The message does
+// not repeat the id: Client.call's wrapping names it.
+func notFound(resource string) *Error {
 	return &Error{
 		Class:   ClassNotFound,
 		Code:    CodeResourceMissing,
-		Message: fmt.Sprintf("%s %s has been deleted", resource, id),
+		Message: fmt.Sprintf("the %s has been deleted", strings.ReplaceAll(resource, "_", " ")),
 	}
 }

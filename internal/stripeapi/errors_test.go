@@ -179,3 +179,62 @@ func TestHelpers(t *testing.T) {
 		t.Error("IsTerminal")
 	}
 }
+
+// Pins: only Stripe's idempotency_error (the key was used with other parameters) is a mismatch; a key
+// still in use by a concurrent request (409 idempotency_key_in_use) is not, and is Retryable.
+func TestIsIdempotencyMismatch(t *testing.T) {
+	for name, tc := range map[string]struct {
+		rep       reply
+		mismatch  bool
+		wantClass Class
+	}{
+		"400 idempotency_error":      {stripeErr(400, "idempotency_error", "", "", "Keys for idempotent requests can only be used with the same parameters they were first used with."), true, ClassTerminal},
+		"409 idempotency_key_in_use": {stripeErr(409, "invalid_request_error", "idempotency_key_in_use", "", "in progress"), false, ClassRetryable},
+		"400 parameter_unknown":      {stripeErr(400, "invalid_request_error", "parameter_unknown", "colour", "Received unknown parameter: colour"), false, ClassTerminal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeStripe(t)
+			f.handle("POST /v1/customers", func(seen, int) reply { return tc.rep })
+			_, err := newTestClient(t, f, nil).CreateCustomer(context.Background(), CustomerCreateParams{IdempotencyKey: "k", Tags: testTags()})
+			wrapped := fmt.Errorf("secondary customer: %w", err)
+			if IsIdempotencyMismatch(wrapped) != tc.mismatch || Classify(wrapped) != tc.wantClass {
+				t.Errorf("IsIdempotencyMismatch = %v, Classify = %q; want %v, %q (%v)", IsIdempotencyMismatch(wrapped), Classify(wrapped), tc.mismatch, tc.wantClass, err)
+			}
+		})
+	}
+	if IsIdempotencyMismatch(nil) || IsIdempotencyMismatch(errors.New("idempotency_error")) {
+		t.Error("IsIdempotencyMismatch of nil or a foreign error")
+	}
+}
+
+// Pins: the wrapper names the operation, its subject and the account once, so callers need not (and
+// must not) repeat them.
+func TestErrorNamesTheOperationOnce(t *testing.T) {
+	f := newFakeStripe(t)
+	f.handle("POST /v1/customers", func(seen, int) reply {
+		return stripeErr(400, "invalid_request_error", "email_invalid", "email", "Invalid email address: x@y")
+	})
+	f.on("GET /v1/customers/cus_gone", map[string]any{"id": "cus_gone", "object": "customer", "deleted": true})
+	f.handle("DELETE /v1/webhook_endpoints/we_1", func(seen, int) reply {
+		return stripeErr(404, "invalid_request_error", "resource_missing", "id", "No such webhook endpoint: 'we_1'")
+	})
+	c := newTestClient(t, f, nil)
+	ctx := context.Background()
+	_, createErr := c.CreateCustomer(ctx, CustomerCreateParams{IdempotencyKey: "k", Tags: testTags(), Email: "x@y"})
+	_, goneErr := c.GetCustomer(ctx, "cus_gone")
+	deleteErr := c.DeleteWebhookEndpoint(ctx, "we_1")
+	_, linkErr := c.ForAccount("acct_1").CreateAccountLink(ctx, AccountLinkCreateParams{IdempotencyKey: "k", Account: "acct_1"})
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{createErr, `create customer "x@y": stripe: 400 invalid_request_error email_invalid (param email): Invalid email address: x@y [request req_1]`},
+		{goneErr, `get customer "cus_gone": stripe: resource_missing: the customer has been deleted [request req_2]`},
+		{deleteErr, `delete webhook endpoint "we_1": stripe: 404 invalid_request_error resource_missing (param id): No such webhook endpoint: 'we_1' [request req_3]`},
+		{linkErr, `create account link "acct_1" on acct_1: stripeapi: refused before sending: type "": want account_onboarding or account_update`},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("error\n got %v\nwant %s", tc.err, tc.want)
+		}
+	}
+}

@@ -94,6 +94,13 @@ type SubscriptionAPI interface {
 	FindSubscriptionsByTags(ctx context.Context, tags Tags, opts FindOptions) ([]Subscription, error)
 }
 
+// BalanceAPI reads an account's balance. It never leaks stripe-go types; every call takes ctx.
+type BalanceAPI interface {
+	// GetBalance is GET /v1/balance: the platform's balance, or through ForAccount the connected
+	// account's (e.g. before deleting it: Stripe deletes a live account only at zero balance).
+	GetBalance(ctx context.Context) (*Balance, error)
+}
+
 // WebhookEndpointAPI manages webhook endpoints (at most 16 per account). It never leaks stripe-go
 // types; every call takes ctx.
 type WebhookEndpointAPI interface {
@@ -118,6 +125,7 @@ type Interface interface {
 	PriceAPI
 	CustomerAPI
 	SubscriptionAPI
+	BalanceAPI
 	WebhookEndpointAPI
 
 	// ForAccount returns a view whose every call carries "Stripe-Account: accountID" and acts on

@@ -193,7 +193,7 @@ func (c *Client) GetPrice(ctx context.Context, id string) (*Price, error) {
 			return sdkErr(err)
 		}
 		if pr.Deleted {
-			return notFound(resourcePrice, id)
+			return notFound(resourcePrice)
 		}
 		out = priceFromStripe(pr)
 		return nil

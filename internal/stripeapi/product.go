@@ -108,7 +108,7 @@ func (c *Client) GetProduct(ctx context.Context, id string) (*Product, error) {
 			return sdkErr(err)
 		}
 		if sp.Deleted {
-			return notFound(resourceProduct, id)
+			return notFound(resourceProduct)
 		}
 		out = productFromStripe(sp)
 		return nil

@@ -10,14 +10,21 @@ import (
 
 const resourceSubscription = "subscription"
 
+// expandLatestInvoice is the expansion Get, Create, Update and Cancel ask for, so that one call reads
+// the subscription and what its latest invoice says.
+const expandLatestInvoice = "latest_invoice"
+
 // Subscription is a Stripe subscription.
 type Subscription struct {
 	ID         string
 	CustomerID string
 	// Status: incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.
-	Status             string
-	Items              []SubscriptionItem
-	CollectionMethod   string
+	Status string
+	Items  []SubscriptionItem
+	// CollectionMethod: charge_automatically or send_invoice.
+	CollectionMethod string
+	// DaysUntilDue is set with send_invoice: the days the customer has to pay an invoice.
+	DaysUntilDue       int64
 	CancelAtPeriodEnd  bool
 	CancelAt           time.Time
 	CanceledAt         time.Time
@@ -26,9 +33,30 @@ type Subscription struct {
 	TrialStart         time.Time
 	TrialEnd           time.Time
 	LatestInvoiceID    string
-	Metadata           map[string]string
-	Livemode           bool
-	Created            time.Time
+	// LatestInvoice is the latest invoice, read in the same call (expanded) by CreateSubscription,
+	// GetSubscription, UpdateSubscription and CancelSubscription; nil when there is none, and from
+	// List* and Find* (which carry only LatestInvoiceID).
+	LatestInvoice *InvoiceSummary
+	Metadata      map[string]string
+	Livemode      bool
+	Created       time.Time
+}
+
+// InvoiceSummary is what a subscription's status needs of an invoice.
+type InvoiceSummary struct {
+	ID string
+	// Number is shown to the customer; empty until the invoice is finalized.
+	Number string
+	// Status: draft, open, paid, uncollectible, void.
+	Status string
+	// AmountDue in the currency's minor unit.
+	AmountDue int64
+	Currency  string
+	// DueDate is set for send_invoice invoices.
+	DueDate time.Time
+	// HostedInvoiceURL is the page where the customer pays. Anyone holding it can see and pay the
+	// invoice: keep it out of status, events and logs (tell the customer to use the emailed invoice).
+	HostedInvoiceURL string
 }
 
 // SubscriptionItem is one price on a subscription.
@@ -75,14 +103,20 @@ type SubscriptionItemUpdate struct {
 	Deleted  bool
 }
 
-// SubscriptionUpdateParams changes a subscription; nil fields are left unchanged.
+// SubscriptionUpdateParams changes a subscription; nil and empty fields are left unchanged.
 type SubscriptionUpdateParams struct {
-	IdempotencyKey    string
-	Tags              *Tags
-	Metadata          map[string]string
-	Items             []SubscriptionItemUpdate
+	IdempotencyKey string
+	Tags           *Tags
+	Metadata       map[string]string
+	Items          []SubscriptionItemUpdate
+	// ProrationBehavior applies to this update's changes: create_prorations, none, always_invoice.
 	ProrationBehavior string
 	PaymentBehavior   string
+	// CollectionMethod: charge_automatically, or send_invoice (with DaysUntilDue, which Stripe
+	// requires when switching to send_invoice).
+	CollectionMethod string
+	// DaysUntilDue: days to pay an invoice, with send_invoice only.
+	DaysUntilDue      *int64
 	CancelAtPeriodEnd *bool
 	TrialEnd          *time.Time
 }
@@ -130,6 +164,7 @@ func (c *Client) CreateSubscription(ctx context.Context, p SubscriptionCreatePar
 			PaymentBehavior:   strPtr(p.PaymentBehavior),
 			CollectionMethod:  strPtr(p.CollectionMethod),
 		}
+		sp.AddExpand(expandLatestInvoice)
 		for _, it := range p.Items {
 			ip := &stripe.SubscriptionItemsParams{Price: stripe.String(it.PriceID)}
 			if it.Quantity != 0 {
@@ -163,7 +198,9 @@ func (c *Client) CreateSubscription(ctx context.Context, p SubscriptionCreatePar
 func (c *Client) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
 	var out *Subscription
 	err := c.call(ctx, resourceSubscription, "get", id, func(ctx context.Context) error {
-		s, err := c.subscriptions().Get(id, &stripe.SubscriptionParams{Params: c.params(ctx, "")})
+		sp := &stripe.SubscriptionParams{Params: c.params(ctx, "")}
+		sp.AddExpand(expandLatestInvoice)
+		s, err := c.subscriptions().Get(id, sp)
 		if err != nil {
 			return sdkErr(err)
 		}
@@ -189,8 +226,11 @@ func (c *Client) UpdateSubscription(ctx context.Context, id string, p Subscripti
 			Metadata:          md,
 			ProrationBehavior: strPtr(p.ProrationBehavior),
 			PaymentBehavior:   strPtr(p.PaymentBehavior),
+			CollectionMethod:  strPtr(p.CollectionMethod),
+			DaysUntilDue:      p.DaysUntilDue,
 			CancelAtPeriodEnd: p.CancelAtPeriodEnd,
 		}
+		sp.AddExpand(expandLatestInvoice)
 		for _, it := range p.Items {
 			ip := &stripe.SubscriptionItemsParams{ID: strPtr(it.ID), Price: strPtr(it.PriceID), Quantity: it.Quantity}
 			if it.Deleted {
@@ -216,6 +256,7 @@ func (c *Client) CancelSubscription(ctx context.Context, id string, p Subscripti
 	var out *Subscription
 	err := c.call(ctx, resourceSubscription, "cancel", id, func(ctx context.Context) error {
 		sp := &stripe.SubscriptionCancelParams{Params: c.params(ctx, "")}
+		sp.AddExpand(expandLatestInvoice)
 		if p.Prorate {
 			sp.Prorate = stripe.Bool(true)
 		}
@@ -271,6 +312,7 @@ func subscriptionFromStripe(s *stripe.Subscription) *Subscription {
 		ID:                 s.ID,
 		Status:             string(s.Status),
 		CollectionMethod:   string(s.CollectionMethod),
+		DaysUntilDue:       s.DaysUntilDue,
 		CancelAtPeriodEnd:  s.CancelAtPeriodEnd,
 		CancelAt:           unixTime(s.CancelAt),
 		CanceledAt:         unixTime(s.CanceledAt),
@@ -285,8 +327,20 @@ func subscriptionFromStripe(s *stripe.Subscription) *Subscription {
 	if s.Customer != nil {
 		out.CustomerID = s.Customer.ID
 	}
-	if s.LatestInvoice != nil {
-		out.LatestInvoiceID = s.LatestInvoice.ID
+	if inv := s.LatestInvoice; inv != nil {
+		out.LatestInvoiceID = inv.ID
+		// Unexpanded, stripe-go decodes the id alone (no object, no status): no summary then.
+		if inv.Object != "" || inv.Status != "" {
+			out.LatestInvoice = &InvoiceSummary{
+				ID:               inv.ID,
+				Number:           inv.Number,
+				Status:           string(inv.Status),
+				AmountDue:        inv.AmountDue,
+				Currency:         string(inv.Currency),
+				DueDate:          unixTime(inv.DueDate),
+				HostedInvoiceURL: inv.HostedInvoiceURL,
+			}
+		}
 	}
 	if s.Items != nil {
 		for _, it := range s.Items.Data {

@@ -105,7 +105,7 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, id string) (*WebhookEnd
 			return sdkErr(err)
 		}
 		if we.Deleted {
-			return notFound(resourceWebhookEndpoint, id)
+			return notFound(resourceWebhookEndpoint)
 		}
 		out = webhookEndpointFromStripe(we)
 		return nil

@@ -54,6 +54,7 @@ type Client struct {
 	FakeCancelSubscription         func(ctx context.Context, id string, p stripeapi.SubscriptionCancelParams) (*stripeapi.Subscription, error)
 	FakeListSubscriptions          func(ctx context.Context, p stripeapi.SubscriptionListParams) ([]stripeapi.Subscription, error)
 	FakeFindSubscriptionsByTags    func(ctx context.Context, tags stripeapi.Tags, opts stripeapi.FindOptions) ([]stripeapi.Subscription, error)
+	FakeGetBalance                 func(ctx context.Context) (*stripeapi.Balance, error)
 	FakeCreateWebhookEndpoint      func(ctx context.Context, p stripeapi.WebhookEndpointCreateParams) (*stripeapi.WebhookEndpoint, error)
 	FakeGetWebhookEndpoint         func(ctx context.Context, id string) (*stripeapi.WebhookEndpoint, error)
 	FakeUpdateWebhookEndpoint      func(ctx context.Context, id string, p stripeapi.WebhookEndpointUpdateParams) (*stripeapi.WebhookEndpoint, error)
@@ -323,6 +324,14 @@ func (c *Client) FindSubscriptionsByTags(ctx context.Context, tags stripeapi.Tag
 		return nil, notImplemented("FindSubscriptionsByTags")
 	}
 	return c.FakeFindSubscriptionsByTags(ctx, tags, opts)
+}
+
+// GetBalance implements stripeapi.Interface.
+func (c *Client) GetBalance(ctx context.Context) (*stripeapi.Balance, error) {
+	if c.FakeGetBalance == nil {
+		return nil, notImplemented("GetBalance")
+	}
+	return c.FakeGetBalance(ctx)
 }
 
 // CreateWebhookEndpoint implements stripeapi.Interface.

@@ -25,6 +25,15 @@ func TestFake(t *testing.T) {
 	if _, err := api.GetPrice(context.Background(), "price_1"); !errors.Is(err, ErrNotImplemented) {
 		t.Errorf("unset method: err = %v", err)
 	}
+	c.FakeGetBalance = func(context.Context) (*stripeapi.Balance, error) {
+		return &stripeapi.Balance{Available: map[string]int64{"eur": 0}}, nil
+	}
+	if b, err := tenant.GetBalance(context.Background()); err == nil {
+		t.Errorf("a view made before the field was set sees it: %+v", b)
+	}
+	if b, err := api.ForAccount("acct_1").GetBalance(context.Background()); err != nil || !b.IsZero() {
+		t.Errorf("GetBalance: %+v, %v", b, err)
+	}
 	var chosen string
 	c.FakeForAccount = func(id string) stripeapi.Interface { chosen = id; return c }
 	api.ForAccount("acct_2")
