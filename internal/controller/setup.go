@@ -3,6 +3,7 @@
 //
 //	StripeConnection       -> stripeconnection/controller.go
 //	BillingPlan            -> billingplan/adapter.go
+//	StripeTenant           -> stripetenant/adapter.go
 package controller
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/cloudip/stripe-operator/internal/controller/billingplan"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/controller/stripeconnection"
+	"github.com/cloudip/stripe-operator/internal/controller/stripetenant"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -59,7 +61,7 @@ type Options struct {
 func Kinds() *managed.Registry {
 	return managed.NewRegistry(
 		billingplan.Declaration(),
-		connectionUser("StripeTenant", func() managed.Object { return &v1alpha1.StripeTenant{} }, func() client.ObjectList { return &v1alpha1.StripeTenantList{} }),
+		stripetenant.Declaration(),
 		connectionUser("StripeWebhookEndpoint", func() managed.Object { return &v1alpha1.StripeWebhookEndpoint{} }, func() client.ObjectList { return &v1alpha1.StripeWebhookEndpointList{} }),
 		connectionUser("StripeEventSink", func() managed.Object { return &v1alpha1.StripeEventSink{} }, func() client.ObjectList { return &v1alpha1.StripeEventSinkList{} }),
 	)
@@ -94,6 +96,9 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, Registry: kinds}
 	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
+	}
+	if err := stripetenant.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[stripetenant.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
+		return fmt.Errorf("tenants: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 	"github.com/cloudip/stripe-operator/internal/stripeapi/fake"
 )
@@ -55,8 +56,8 @@ func TestDelete(t *testing.T) {
 					return nil
 				},
 			}
-			e := &external{stripe: stripe, product: &tc.product, prices: tc.prices, pass: "p"}
-			if err := e.Delete(context.Background(), &v1alpha1.BillingPlan{}); err != nil {
+			e := &external{stripe: stripe, product: &tc.product, prices: tc.prices, pass: managed.NewPass(stripe, stripeapi.Tags{UID: "uid"}, 1, "p")}
+			if _, err := e.Delete(context.Background(), &v1alpha1.BillingPlan{}); err != nil {
 				t.Fatal(err)
 			}
 			check(t, "archived prices", archived, tc.wantArchived)

@@ -22,6 +22,9 @@ type DependencyError struct {
 	// Missing says the awaited object does not exist at all (as opposed to not being ready): an
 	// object being deleted need not wait for it, since there is nothing left to reach through it.
 	Missing bool
+	// RetryAfter, when set, replaces the default wait before the next pass: a cause that changes
+	// slowly and costs a Stripe read to check (a balance that must reach zero) is not polled often.
+	RetryAfter time.Duration
 }
 
 func (e *DependencyError) Error() string { return e.Message }
@@ -77,6 +80,9 @@ func classify(err error) outcome {
 	var terminal *TerminalError
 	switch {
 	case errors.As(err, &dependency):
+		if dependency.RetryAfter > 0 {
+			return outcome{reason: dependency.Reason, requeueAfter: dependency.RetryAfter}
+		}
 		return outcome{reason: dependency.Reason, requeueAfter: dependencyRequeue}
 	case errors.As(err, &terminal):
 		return outcome{reason: v1alpha1.ReasonTerminal}

@@ -1,6 +1,8 @@
 package managed
 
 import (
+	"context"
+
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -14,8 +16,13 @@ type Pass struct {
 	Tags stripeapi.Tags
 	// Record notes a Stripe write as a Kubernetes event on the object (reason, then a message).
 	Record func(reason, messageFmt string, args ...any)
+	// Warn notes, as a Warning event, something a person must act on that is not an error of the pass.
+	Warn func(reason, messageFmt string, args ...any)
 	// Secondaries persists the ids of the Stripe objects a kind creates besides its primary one.
 	Secondaries *Secondaries
+	// PublishSecret writes what must not appear in status, events or logs (an onboarding link, a
+	// signing secret) into a Secret of the object's namespace that the object owns.
+	PublishSecret func(ctx context.Context, name string, data map[string][]byte) error
 
 	id         string // this reconcile pass (controller-runtime's reconcile id)
 	uid        string
@@ -39,3 +46,10 @@ func (p *Pass) UpdateKey(purpose string, change ...any) string {
 
 // ID identifies this reconcile pass, for logs.
 func (p *Pass) ID() string { return p.id }
+
+// NewPass returns a pass without a reconciler, for an adapter's unit tests on the stripeapi fake: its
+// events are dropped, and it has no Secondaries and no PublishSecret.
+func NewPass(stripe stripeapi.Interface, tags stripeapi.Tags, generation int64, passID string) *Pass {
+	drop := func(string, string, ...any) {}
+	return &Pass{Stripe: stripe, Tags: tags, Record: drop, Warn: drop, id: passID, uid: tags.UID, generation: generation}
+}

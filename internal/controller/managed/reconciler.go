@@ -203,10 +203,16 @@ func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (Ex
 		Record: func(reason, format string, args ...any) {
 			r.event(obj, corev1.EventTypeNormal, reason, format, args...)
 		},
+		Warn: func(reason, format string, args ...any) {
+			r.event(obj, corev1.EventTypeWarning, reason, format, args...)
+		},
 		Secondaries: &Secondaries{r: r, obj: obj, now: time.Now},
-		id:          string(controller.ReconcileIDFromContext(ctx)),
-		uid:         string(obj.GetUID()),
-		generation:  obj.GetGeneration(),
+		PublishSecret: func(ctx context.Context, name string, data map[string][]byte) error {
+			return r.publishSecret(ctx, obj, name, data)
+		},
+		id:         string(controller.ReconcileIDFromContext(ctx)),
+		uid:        string(obj.GetUID()),
+		generation: obj.GetGeneration(),
 	})
 }
 
