@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
@@ -17,11 +18,12 @@ func TestPlanOnTenantAccount(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	ctx := context.Background()
 	tenant := &v1alpha1.StripeTenant{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: "acme"},
+		// Paused at first, so that the plan is seen waiting for the tenant's account.
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: "acme", Annotations: map[string]string{v1alpha1.AnnotationPaused: "true"}},
 		Spec: v1alpha1.StripeTenantSpec{
 			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.connection}},
 			DataResidency: v1alpha1.RegionUS,
-			Account:       v1alpha1.TenantAccount{Type: "express", Country: "US", Email: "pay@acme.example"},
+			Account:       v1alpha1.TenantAccount{Type: "express", Country: "US", Email: "pay@acme.example", Capabilities: []v1alpha1.Capability{"card_payments", "transfers"}},
 		},
 	}
 	r.create(tenant)
@@ -31,21 +33,15 @@ func TestPlanOnTenantAccount(t *testing.T) {
 	r.create(plan)
 	controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonWaitingForDependency)
 
-	account, err := r.stripe.CreateAccount(ctx, stripeapi.AccountCreateParams{
-		IdempotencyKey: "acme-account", Type: "express", Country: "US", Email: "pay@acme.example",
-		Tags: stripeapi.Tags{UID: string(tenant.UID), NamespacedName: r.ns + "/acme", Kind: "StripeTenant"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The tenant controller records the account; here the test does, to isolate the plan's behaviour.
-	tenant.Status.AccountID = account.ID
-	if err := env.Client.Status().Update(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
+	r.update(tenant, func() { delete(tenant.Annotations, v1alpha1.AnnotationPaused) })
 	r.waitReady(plan)
-
-	onAccount, err := r.stripe.ForAccount(account.ID).GetProduct(ctx, plan.Status.ProductID)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tenant), tenant); err != nil {
+		t.Fatal(err)
+	}
+	if tenant.Status.AccountID == "" || plan.Status.AccountID != tenant.Status.AccountID {
+		t.Fatalf("plan on account %q, tenant's account %q", plan.Status.AccountID, tenant.Status.AccountID)
+	}
+	onAccount, err := r.stripe.ForAccount(tenant.Status.AccountID).GetProduct(ctx, plan.Status.ProductID)
 	if err != nil || onAccount.ID != plan.Status.ProductID {
 		t.Fatalf("product %s not on the connected account: %v", plan.Status.ProductID, err)
 	}
