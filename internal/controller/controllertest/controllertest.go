@@ -70,7 +70,7 @@ func (m *Manager) Stop() error {
 func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 	t.Helper()
 	if o.Concurrency == nil {
-		o.Concurrency = map[string]int{"BillingPlan": 4}
+		o.Concurrency = map[string]int{"BillingPlan": 4, "StripeTenant": 4}
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
 	options := ctrl.Options{
@@ -131,6 +131,8 @@ type ConnectionOptions struct {
 	AllowedNamespaces *metav1.LabelSelector
 	// SkipWait returns without waiting for Ready.
 	SkipWait bool
+	// Region is the connection's data-residency region (default us).
+	Region v1alpha1.Region
 }
 
 // Connection creates a key Secret and a StripeConnection named name pointing at baseURL, and waits
@@ -155,12 +157,15 @@ func Connection(t testing.TB, kube client.Client, name, baseURL string, o Connec
 	if o.AllowedNamespaces == nil {
 		o.AllowedNamespaces = &metav1.LabelSelector{}
 	}
+	if o.Region == "" {
+		o.Region = v1alpha1.RegionUS
+	}
 	connection := &v1alpha1.StripeConnection{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v1alpha1.StripeConnectionSpec{
 			SecretRef:         v1alpha1.SecretKeySelector{Namespace: SecretNamespace, Name: secret.Name, Key: "apiKey"},
 			Mode:              v1alpha1.StripeModeTest,
-			Region:            v1alpha1.RegionUS,
+			Region:            o.Region,
 			AllowedNamespaces: o.AllowedNamespaces,
 			APIBaseURL:        baseURL,
 		},

@@ -2,6 +2,7 @@ package stripetenant
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ func reportAccount(t *v1alpha1.StripeTenant, account *stripeapi.Account) {
 	managed.SetCondition(t, v1alpha1.ConditionOnboardingComplete, onboarding.status, onboarding.reason, onboarding.message)
 	for _, c := range []struct {
 		conditionType, what string
-		enabled         bool
+		enabled             bool
 	}{
 		{v1alpha1.ConditionChargesEnabled, "take charges", account.ChargesEnabled},
 		{v1alpha1.ConditionPayoutsEnabled, "receive payouts", account.PayoutsEnabled},
@@ -68,22 +69,21 @@ func onboardingCondition(t *v1alpha1.StripeTenant, account *stripeapi.Account) v
 	howToLink := fmt.Sprintf("get a link with: kubectl annotate -n %s stripetenant/%s --overwrite %s=$(date +%%s) (it goes to Secret %s)",
 		t.Namespace, t.Name, v1alpha1.AnnotationOnboardingLinkRequested, t.OnboardingLinkSecretName())
 	switch {
-	case len(r.PastDue) > 0:
-		return verdict{metav1.ConditionFalse, v1alpha1.ReasonRequirementsPastDue,
-			fmt.Sprintf("%s past due (the account is restricted until they are given): %s; %s", count(r.PastDue), list(r.PastDue), howToLink)}
-	case len(r.CurrentlyDue) > 0 || !account.DetailsSubmitted:
-		due := r.CurrentlyDue
-		message := fmt.Sprintf("%s due", count(due))
+	case !account.DetailsSubmitted:
+		// A new account has everything due (Stripe lists it as past due, too): the tenant has not
+		// finished onboarding, which is what a person needs to read.
+		due := dedupe(append(append([]string{}, r.CurrentlyDue...), r.PastDue...))
+		message := fmt.Sprintf("onboarding not finished: %s due", count(due))
 		if len(due) > 0 {
 			message += ": " + list(due)
 		}
-		if !r.CurrentDeadline.IsZero() {
-			message += " by " + r.CurrentDeadline.UTC().Format(time.RFC3339)
-		}
-		if !account.DetailsSubmitted {
-			message = "onboarding not finished, " + message
-		}
-		return verdict{metav1.ConditionFalse, v1alpha1.ReasonRequirementsDue, message + "; " + howToLink}
+		return verdict{metav1.ConditionFalse, v1alpha1.ReasonRequirementsDue, message + deadline(r.CurrentDeadline) + "; " + howToLink}
+	case len(r.PastDue) > 0:
+		return verdict{metav1.ConditionFalse, v1alpha1.ReasonRequirementsPastDue,
+			fmt.Sprintf("%s past due (the account is restricted until they are given): %s; %s", count(r.PastDue), list(r.PastDue), howToLink)}
+	case len(r.CurrentlyDue) > 0:
+		return verdict{metav1.ConditionFalse, v1alpha1.ReasonRequirementsDue,
+			fmt.Sprintf("%s due: %s%s; %s", count(r.CurrentlyDue), list(r.CurrentlyDue), deadline(r.CurrentDeadline), howToLink)}
 	case len(r.PendingVerification) > 0:
 		return verdict{metav1.ConditionFalse, v1alpha1.ReasonPendingVerification,
 			fmt.Sprintf("Stripe is verifying %s: %s; nothing to do but wait", count(r.PendingVerification), list(r.PendingVerification))}
@@ -134,6 +134,18 @@ func conditionMessage(t *v1alpha1.StripeTenant, conditionType string) string {
 		}
 	}
 	return ""
+}
+
+func deadline(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return " by " + t.UTC().Format(time.RFC3339)
+}
+
+func dedupe(fields []string) []string {
+	slices.Sort(fields)
+	return slices.Compact(fields)
 }
 
 func count(fields []string) string {
