@@ -174,7 +174,7 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 		e.recordAll(eventArchivedPrice, "archived", archivedNotes)
 	}()
 	for _, want := range prices.creates {
-		price, err := e.stripe.CreatePrice(ctx, e.priceCreateParams(plan, want))
+		price, err := e.stripe.CreatePrice(ctx, e.priceCreateParams(want))
 		if err != nil {
 			return fmt.Errorf("price key %q: %w", want.Key, err)
 		}
@@ -259,7 +259,7 @@ func (e *external) productTags() stripeapi.Tags {
 	return tags
 }
 
-func (e *external) priceCreateParams(plan *v1alpha1.BillingPlan, want v1alpha1.Price) stripeapi.PriceCreateParams {
+func (e *external) priceCreateParams(want v1alpha1.Price) stripeapi.PriceCreateParams {
 	tags := e.pass.Tags
 	tags.Component = priceComponent(want.Key)
 	shape := shapeOfSpec(want)

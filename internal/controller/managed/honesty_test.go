@@ -45,12 +45,11 @@ func planOnTenantKind() Kind {
 }
 
 type passResult struct {
-	result  reconcile.Result
-	err     error
-	stored  Object // nil when the object is gone
-	events  *recorder
-	calls   []string
-	written int // status writes
+	result reconcile.Result
+	err    error
+	stored Object // nil when the object is gone
+	events *recorder
+	calls  []string
 }
 
 // runPass runs one pass of kind over the named object, on a fake API server holding objects.

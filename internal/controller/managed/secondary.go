@@ -29,7 +29,7 @@ import (
 // metadata tags among those created since the marker's time, and only when none is found is a new one
 // created.
 
-// AnnotationSecondaryPrefix, followed by a component name, holds a secondary object's id. A user adopts
+// AnnotationSecondaryPrefix is followed by a component name; the annotation holds a secondary object's id. A user adopts
 // an existing object by setting it (payments.cloudip.io/external-name-customer: cus_…).
 const AnnotationSecondaryPrefix = "payments.cloudip.io/external-name-"
 

@@ -134,7 +134,7 @@ func TestSecondaryKeys(t *testing.T) {
 	s := &Secondaries{obj: planObject(nil)}
 	first := pendingMarker{generation: 1, since: time.Unix(1764579600, 0)}
 	second := pendingMarker{generation: 1, since: time.Unix(1764579601, 0)}
-	if s.key("customer", first) != s.key("customer", first) {
+	if again := first; s.key("customer", first) != s.key("customer", again) {
 		t.Error("one attempt, two keys")
 	}
 	if s.key("customer", first) == s.key("customer", second) || s.key("customer", first) == s.key("subscription", first) {

@@ -85,14 +85,9 @@ func diffAccount(spec v1alpha1.TenantAccount, account *stripeapi.Account) accoun
 		c.params.Email = ptr.To(spec.Email)
 		c.fields = append(c.fields, "email")
 	}
-	if bp := spec.BusinessProfile; bp != nil {
-		have := account.BusinessProfile
-		differs := (bp.Name != "" && bp.Name != have.Name) || (bp.URL != "" && bp.URL != have.URL) || (bp.MCC != "" && bp.MCC != have.MCC) ||
-			(bp.ProductDescription != "" && bp.ProductDescription != have.ProductDescription) || (bp.SupportEmail != "" && bp.SupportEmail != have.SupportEmail)
-		if differs {
-			c.params.BusinessProfile = businessProfile(bp)
-			c.fields = append(c.fields, "businessProfile")
-		}
+	if bp := spec.BusinessProfile; bp != nil && profileDiffers(*bp, account.BusinessProfile) {
+		c.params.BusinessProfile = businessProfile(bp)
+		c.fields = append(c.fields, "businessProfile")
 	}
 	for _, name := range spec.Capabilities {
 		if _, requested := account.Capabilities[string(name)]; !requested {
@@ -114,6 +109,16 @@ func diffAccount(spec v1alpha1.TenantAccount, account *stripeapi.Account) accoun
 		c.fields = append(c.fields, "metadata")
 	}
 	return c
+}
+
+// profileDiffers says whether a field the spec sets differs from Stripe's.
+func profileDiffers(want v1alpha1.BusinessProfile, have stripeapi.BusinessProfile) bool {
+	for _, f := range [][2]string{{want.Name, have.Name}, {want.URL, have.URL}, {want.MCC, have.MCC}, {want.ProductDescription, have.ProductDescription}, {want.SupportEmail, have.SupportEmail}} {
+		if f[0] != "" && f[0] != f[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // schedulesMatch compares a wanted schedule with Stripe's; a wanted minimum delay matches whatever

@@ -365,12 +365,17 @@ func subscriptionVerdict(s *stripeapi.Subscription) verdict {
 	return verdict{metav1.ConditionFalse, v1alpha1.ReasonSubscriptionIncomplete, fmt.Sprintf("subscription %s is %s", s.ID, s.Status)}
 }
 
-// zeroDecimal are the currencies Stripe counts in whole units (its "zero-decimal currencies").
-var zeroDecimal = map[string]bool{"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true, "mga": true,
-	"pyg": true, "rwf": true, "ugx": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true}
+// zeroDecimal says whether Stripe counts the currency in whole units (its "zero-decimal currencies").
+func zeroDecimal(currency string) bool {
+	switch strings.ToLower(currency) {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return true
+	}
+	return false
+}
 
 func formatAmount(minor int64, currency string) string {
-	if zeroDecimal[strings.ToLower(currency)] {
+	if zeroDecimal(currency) {
 		return fmt.Sprintf("%d %s", minor, strings.ToUpper(currency))
 	}
 	sign := ""

@@ -191,4 +191,3 @@ func priceID(t *testing.T, plan *v1alpha1.BillingPlan, key string) string {
 	t.Fatalf("plan has no price %q: %+v", key, plan.Status.Prices)
 	return ""
 }
-
