@@ -60,7 +60,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.secretNamespaces, "secret-namespaces", defaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (the only Secrets the operator reads).")
 	flag.DurationVar(&f.resync, "resync-period", 10*time.Hour, "How often an object in sync is observed again (jittered by up to 10%).")
 	flag.DurationVar(&f.maxRetryDelay, "max-retry-delay", 5*time.Minute, "Longest wait before retrying a failing object (backoff from 1 s, doubling).")
-	flag.StringVar(&f.concurrency, "max-concurrent-reconciles", "BillingPlan=4", "Concurrent reconciles by kind, as Kind=N,Kind=N.")
+	flag.StringVar(&f.concurrency, "max-concurrent-reconciles", "BillingPlan=4,StripeTenant=4", "Concurrent reconciles by kind, as Kind=N,Kind=N.")
 	zapOptions := zap.Options{Development: false}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
