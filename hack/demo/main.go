@@ -1,8 +1,10 @@
 // Command demo runs stripe-operator end to end on one machine: a local control plane (the envtest
 // kube-apiserver and etcd), the Stripe emulator on 127.0.0.1:12111 and the operator's manager binary.
 // It applies config/samples/local, waits for the objects to become Ready and prints what `kubectl get`
-// and `kubectl describe` show. `make demo` runs it; -keep leaves everything running for a person to
-// explore with the printed KUBECONFIG.
+// and `kubectl describe` show, then walks the sample tenant through onboarding as a person would
+// (tenant.go). `make demo` runs it; -keep leaves everything running for a person to explore with the
+// printed KUBECONFIG. The manager, the emulator and the control plane are stopped on every exit:
+// success, error, interrupt, or the manager exiting on its own.
 package main
 
 import (
@@ -38,17 +40,23 @@ type options struct {
 	timeout          time.Duration
 }
 
+// managerStopGrace is how long the manager has to exit after SIGTERM before it is killed.
+const managerStopGrace = 10 * time.Second
+
 func run() error {
 	var o options
 	flag.StringVar(&o.emulatorAddr, "emulator-addr", "127.0.0.1:12111", "Address the Stripe emulator listens on (the samples point at 127.0.0.1:12111).")
 	flag.BoolVar(&o.externalEmulator, "external-emulator", false, "Use an emulator already running at -emulator-addr instead of starting one.")
 	flag.StringVar(&o.samples, "samples", "config/samples/local", "Folder of manifests to apply.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the control plane, emulator and operator running until interrupted.")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long to wait for the objects to become Ready.")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long to wait for the objects to become Ready (and for each tenant step).")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signals, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The run ends when a signal comes or the manager exits on its own; kubectl commands run under it.
+	ctx, cancel := context.WithCancelCause(signals)
+	defer cancel(nil)
 
 	step("starting the control plane (kube-apiserver, etcd) and installing the CRDs")
 	env, err := testenv.Start(testenv.Options{})
@@ -73,31 +81,41 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = manager.Process.Signal(syscall.SIGTERM)
-		_ = manager.Wait()
+	defer manager.stop()
+	go func() {
+		<-manager.done
+		cancel(fmt.Errorf("%w (%v); its log is %s", errManagerExited, manager.err, logPath))
 	}()
 
 	step("kubectl apply --server-side -f " + o.samples)
-	if err := kubectl(env, "apply", "--server-side", "-f", filepath.Join(env.RepoRoot, o.samples)); err != nil {
+	if err := kubectl(ctx, env, "apply", "--server-side", "-f", filepath.Join(env.RepoRoot, o.samples)); err != nil {
 		return err
 	}
 	step("kubectl wait --for=condition=Ready")
-	wait := "--timeout=" + o.timeout.String()
-	if err := kubectl(env, "wait", "--for=condition=Ready", "stripeconnections", "--all", wait); err != nil {
+	wait := "--timeout=" + seconds(o.timeout)
+	if err := kubectl(ctx, env, "wait", "--for=condition=Ready", "stripeconnections", "--all", wait); err != nil {
 		return err
 	}
-	if err := kubectl(env, "wait", "--for=condition=Ready", "billingplans", "--all", "-A", wait); err != nil {
+	if err := kubectl(ctx, env, "wait", "--for=condition=Ready", "billingplans", "--all", "-A", wait); err != nil {
 		return err
 	}
 	step("kubectl get stripeconnections,billingplans -A")
-	if err := kubectl(env, "get", "stripeconnections,billingplans", "-A"); err != nil {
+	if err := kubectl(ctx, env, "get", "stripeconnections,billingplans", "-A"); err != nil {
 		return err
 	}
 	step("kubectl describe billingplans -n cloudip-demo")
-	if err := kubectl(env, "describe", "billingplans", "-n", "cloudip-demo"); err != nil {
+	if err := kubectl(ctx, env, "describe", "billingplans", "-n", "cloudip-demo"); err != nil {
 		return err
 	}
+
+	var control onboarding = overHTTP{base: "http://" + o.emulatorAddr}
+	if emu != nil {
+		control = inProcess{emu: emu.Emulator}
+	}
+	if err := demoTenant(ctx, env, control, tenantDemo{namespace: "cloudip-demo", name: "acme", timeout: o.timeout}); err != nil {
+		return err
+	}
+
 	if emu != nil {
 		step("Stripe requests the operator made (emulator counters)")
 		printStats(emu.Stats())
@@ -105,13 +123,45 @@ func run() error {
 
 	if o.keep {
 		step("running until interrupted; in another shell:\n    export KUBECONFIG=" + env.KubeconfigPath +
-			"\n    " + env.KubectlPath() + " get billingplans -A")
+			"\n    " + env.KubectlPath() + " get billingplans,stripetenants -A")
 		<-ctx.Done()
+		if cause := context.Cause(ctx); errors.Is(cause, errManagerExited) {
+			return cause
+		}
 	}
 	return nil
 }
 
-func startManager(ctx context.Context, env *testenv.Env, logPath string) (*exec.Cmd, error) {
+var (
+	errManagerExited = errors.New("the manager exited")
+	errInterrupted   = errors.New("interrupted")
+)
+
+// managerProcess is the running manager; done closes when it exits, and err is then why.
+type managerProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// stop asks the manager to shut down (SIGTERM: it stops its controllers and leaves) and kills it if it
+// has not exited within managerStopGrace.
+func (m *managerProcess) stop() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(managerStopGrace):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
+}
+
+func startManager(ctx context.Context, env *testenv.Env, logPath string) (*managerProcess, error) {
 	binary := filepath.Join(env.RepoRoot, "bin", "manager")
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", binary, "./cmd")
 	build.Dir, build.Stdout, build.Stderr = env.RepoRoot, os.Stdout, os.Stderr
@@ -130,20 +180,44 @@ func startManager(ctx context.Context, env *testenv.Env, logPath string) (*exec.
 		"--health-probe-bind-address", "0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
+		_ = log.Close()
 		return nil, fmt.Errorf("start the manager: %w", err)
 	}
-	return cmd, nil
+	m := &managerProcess{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		m.err = cmd.Wait()
+		_ = log.Close()
+		close(m.done)
+	}()
+	return m, nil
 }
 
-func kubectl(env *testenv.Env, args ...string) error {
-	out, err := env.Kubectl(args...)
+// kubectl runs kubectl and prints what it printed; an interrupt (or the manager exiting) stops it.
+func kubectl(ctx context.Context, env *testenv.Env, args ...string) error {
+	out, err := kubectlOutput(ctx, env, args...)
 	fmt.Print(out)
-	var kerr *testenv.KubectlError
-	if errors.As(err, &kerr) {
-		return fmt.Errorf("kubectl %s: %s", strings.Join(args, " "), strings.TrimSpace(kerr.Stderr))
-	}
 	return err
 }
+
+// kubectlOutput runs kubectl and returns what it printed.
+func kubectlOutput(ctx context.Context, env *testenv.Env, args ...string) (string, error) {
+	out, err := env.KubectlContext(ctx, "", args...)
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		if errors.Is(cause, context.Canceled) {
+			cause = errInterrupted
+		}
+		return out, fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), cause)
+	}
+	var kerr *testenv.KubectlError
+	if errors.As(err, &kerr) {
+		return out, fmt.Errorf("kubectl %s: %s", strings.Join(args, " "), strings.TrimSpace(kerr.Stderr))
+	}
+	return out, err
+}
+
+// seconds formats a duration as kubectl's --timeout is usually written (120s).
+func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds())) }
 
 func printStats(stats emulator.Stats) {
 	endpoints := make([]string, 0, len(stats.Requests))
@@ -151,8 +225,12 @@ func printStats(stats emulator.Stats) {
 		endpoints = append(endpoints, endpoint)
 	}
 	sort.Strings(endpoints)
+	width := 0
 	for _, endpoint := range endpoints {
-		fmt.Printf("  %-40s %d\n", endpoint, stats.Requests[endpoint])
+		width = max(width, len(endpoint))
+	}
+	for _, endpoint := range endpoints {
+		fmt.Printf("  %-*s %d\n", width, endpoint, stats.Requests[endpoint])
 	}
 	fmt.Printf("  429 answers: %d\n", stats.RateLimited)
 }

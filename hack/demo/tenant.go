@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
+	"github.com/cloudip/stripe-operator/internal/testenv"
+)
+
+// The tenant part of the demo: the sample StripeTenant (config/samples/local/04-stripetenant.yaml)
+// walked through onboarding with the commands a person types. Only the tenant's own part, filling in
+// Stripe's hosted onboarding, is played by the emulator's control API; the operator is told nothing
+// and notices on its own bounded recheck (until the webhook relay lands).
+
+// tenantDemo names the tenant the demo walks through.
+type tenantDemo struct {
+	namespace, name string
+	timeout         time.Duration // each wait
+}
+
+func (t tenantDemo) ref() string { return "stripetenant/" + t.name }
+
+// onboarding is what the account holder does in Stripe's hosted onboarding: submit the details, and
+// Stripe verifies them.
+type onboarding interface {
+	submit(ctx context.Context, account string) error
+	complete(ctx context.Context, account string) error
+	describe() string
+}
+
+// inProcess drives the emulator the demo started, through its Go control API.
+type inProcess struct{ emu *emulator.Emulator }
+
+func (c inProcess) submit(_ context.Context, account string) error {
+	_, err := c.emu.SubmitOnboarding(account)
+	return err
+}
+
+func (c inProcess) complete(_ context.Context, account string) error {
+	_, err := c.emu.CompleteOnboarding(account)
+	return err
+}
+
+func (inProcess) describe() string {
+	return "the emulator's control API: SubmitOnboarding, then CompleteOnboarding"
+}
+
+// overHTTP drives an emulator started elsewhere (-external-emulator) through the same operations
+// over HTTP: POST /_emulator/accounts/{id}/onboarding {"stage": "submitted" | "complete"}.
+type overHTTP struct{ base string }
+
+func (c overHTTP) submit(ctx context.Context, account string) error {
+	return c.onboarding(ctx, account, "submitted")
+}
+
+func (c overHTTP) complete(ctx context.Context, account string) error {
+	return c.onboarding(ctx, account, "complete")
+}
+
+func (c overHTTP) describe() string {
+	return "the emulator's control API at " + c.base + "/_emulator/accounts/{id}/onboarding: stage submitted, then complete"
+}
+
+func (c overHTTP) onboarding(ctx context.Context, account, stage string) error {
+	body, err := json.Marshal(map[string]string{"stage": stage})
+	if err != nil {
+		return err
+	}
+	url := c.base + "/_emulator/accounts/" + account + "/onboarding"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, strings.TrimSpace(string(answer)))
+	}
+	return nil
+}
+
+// demoTenant waits for the tenant's objects, shows it mid-onboarding, asks for a link, finishes
+// onboarding in the emulator and waits for charges, then shows the tenant and its subscription.
+func demoTenant(ctx context.Context, env *testenv.Env, control onboarding, t tenantDemo) error {
+	ns, wait := []string{"-n", t.namespace}, "--timeout="+seconds(t.timeout)
+	get := func(jsonpath string) (string, error) {
+		return kubectlOutput(ctx, env, append(ns, "get", t.ref(), "-o", "jsonpath="+jsonpath)...)
+	}
+	condition := func(conditionType string) string {
+		return fmt.Sprintf(`{.status.conditions[?(@.type=="%s")].message}`, conditionType)
+	}
+
+	step(fmt.Sprintf("kubectl wait -n %s --for=condition=Synced %s %s (its account, customer and subscription are created)", t.namespace, t.ref(), wait))
+	if err := kubectl(ctx, env, append(ns, "wait", "--for=condition=Synced", t.ref(), wait)...); err != nil {
+		return err
+	}
+	step(fmt.Sprintf("kubectl describe -n %s %s (mid-onboarding: what is due, and how to get a link)", t.namespace, t.ref()))
+	if err := kubectl(ctx, env, append(ns, "describe", t.ref())...); err != nil {
+		return err
+	}
+
+	requestedAt := time.Now().UTC().Format(time.RFC3339)
+	annotation := v1alpha1.AnnotationOnboardingLinkRequested + "=" + requestedAt
+	step(fmt.Sprintf("kubectl annotate -n %s %s --overwrite %s (ask for an onboarding link, as the OnboardingComplete message says)", t.namespace, t.ref(), annotation))
+	if err := kubectl(ctx, env, append(ns, "annotate", t.ref(), "--overwrite", annotation)...); err != nil {
+		return err
+	}
+	answered := "jsonpath={.status.onboardingLink.requestedAt}=" + requestedAt
+	step(fmt.Sprintf("kubectl wait -n %s --for='%s' %s %s", t.namespace, answered, t.ref(), wait))
+	if err := kubectl(ctx, env, append(ns, "wait", "--for="+answered, t.ref(), wait)...); err != nil {
+		return err
+	}
+	if refused, err := get("{.status.onboardingLink.refused}"); err != nil || refused != "" {
+		return fmt.Errorf("the link request was refused: %q (%v)", refused, err)
+	}
+	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.status.onboardingLink}' (status says where the link is and until when, never the link)", t.namespace, t.ref()))
+	link, err := get("{.status.onboardingLink}")
+	if err != nil {
+		return err
+	}
+	fmt.Println(link)
+	secret, err := get("{.status.onboardingLink.secretName}")
+	if err != nil {
+		return err
+	}
+	keys := `{{range $key, $_ := .data}}{{$key}} {{end}}{{"\n"}}`
+	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s' (the Secret's keys)", t.namespace, secret, keys))
+	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+keys)...); err != nil {
+		return err
+	}
+	expiry := `type={{.data.type | base64decode}} expiresAt={{.data.expiresAt | base64decode}}{{"\n"}}`
+	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s'", t.namespace, secret, expiry))
+	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+expiry)...); err != nil {
+		return err
+	}
+	url := `{{.data.url | base64decode}}{{"\n"}}`
+	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s' (the link itself: a bearer credential, whoever holds it fills in the tenant's account; shown only because this is the emulator's)", t.namespace, secret, url))
+	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+url)...); err != nil {
+		return err
+	}
+	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='%s'", t.namespace, t.ref(), condition(v1alpha1.ConditionOnboardingComplete)))
+	message, err := get(condition(v1alpha1.ConditionOnboardingComplete))
+	if err != nil {
+		return err
+	}
+	fmt.Println(message)
+
+	account, err := get("{.status.accountID}")
+	if err != nil || account == "" {
+		return fmt.Errorf("no status.accountID (%v)", err)
+	}
+	step(fmt.Sprintf("the tenant fills in Stripe's hosted onboarding for %s, and Stripe verifies it (%s)", account, control.describe()))
+	if err := control.submit(ctx, account); err != nil {
+		return fmt.Errorf("submit onboarding: %w", err)
+	}
+	if err := control.complete(ctx, account); err != nil {
+		return fmt.Errorf("complete onboarding: %w", err)
+	}
+	step(fmt.Sprintf("kubectl wait -n %s --for=condition=ChargesEnabled %s %s (nothing tells the operator: it looks again on its own, 5 s doubling to 10 min while onboarding)", t.namespace, t.ref(), wait))
+	started := time.Now()
+	if err := kubectl(ctx, env, append(ns, "wait", "--for=condition=ChargesEnabled", t.ref(), wait)...); err != nil {
+		return err
+	}
+	fmt.Printf("kubectl wait returned after %.1f s\n", time.Since(started).Seconds())
+
+	step(fmt.Sprintf("kubectl get -n %s stripetenants -o wide", t.namespace))
+	if err := kubectl(ctx, env, append(ns, "get", "stripetenants", "-o", "wide")...); err != nil {
+		return err
+	}
+	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.status.subscriptionStatus}' and the SubscriptionActive condition", t.namespace, t.ref()))
+	status, err := get("{.status.subscriptionStatus}")
+	if err != nil {
+		return err
+	}
+	message, err = get(condition(v1alpha1.ConditionSubscriptionActive))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %s\n", status, message)
+	if status != "trialing" && status != "active" {
+		return fmt.Errorf("the tenant's subscription is %q, want trialing or active", status)
+	}
+	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.metadata.annotations}' (the ids that adopt this tenant's Stripe objects on a fresh cluster: README, reconnect)", t.namespace, t.ref()))
+	annotations, err := get("{.metadata.annotations}")
+	if err != nil {
+		return err
+	}
+	fmt.Println(annotations)
+	return nil
+}
