@@ -102,6 +102,12 @@ func balanceObject(c *Call) Object {
 		}
 		return true
 	})
+	if c.Req.Connected {
+		// What FundAccount added is available at once, as the live-mode deletion rule counts it.
+		for cur, v := range balanceOf(accountState(c.Tx, c.emu.platform, c.Req.Account)) {
+			avail[cur] += v
+		}
+	}
 	currencies := map[string]bool{}
 	for cur := range avail {
 		currencies[cur] = true

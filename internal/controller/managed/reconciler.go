@@ -164,6 +164,13 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 	if err := r.recordFoundID(ctx, obj, observation); err != nil {
 		return reconcile.Result{}, err
 	}
+	if observation.Exists && !deleting && !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		// An adopted object (or one reconnected on a fresh cluster) never went through create: it
+		// needs the finalizer as much, or its deletion policy and in-use protection are skipped.
+		if err := r.patchMetadata(ctx, obj, func() { controllerutil.AddFinalizer(obj, v1alpha1.Finalizer) }); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 
 	switch {
 	case deleting:

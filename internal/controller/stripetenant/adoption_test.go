@@ -104,9 +104,8 @@ func TestAdoptionAndReconnect(t *testing.T) {
 			r.create(tenant)
 			r.synced(tenant)
 			if !controllerutil.ContainsFinalizer(tenant, v1alpha1.Finalizer) {
-				t.Skip("BUG (managed): the finalizer is added only in Reconciler.create (reconciler.go), which an adopted " +
-					"object never reaches: an adopted tenant has none, so deleting it with deletionPolicy Delete leaves its " +
-					"account in Stripe without a word, and in-use protection (waitForUsers: plans on its account) never runs")
+				t.Fatal("an adopted tenant has no finalizer: deleting it with deletionPolicy Delete would leave its " +
+					"account in Stripe without a word, and in-use protection (plans on its account) would not run")
 			}
 			r.remove(tenant)
 			r.gone(tenant)

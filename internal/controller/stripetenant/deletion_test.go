@@ -142,10 +142,7 @@ func TestDeletionRules(t *testing.T) {
 					return
 				}
 				if b, err := r.stripe.ForAccount(account).GetBalance(ctx); err != nil || b.Available["usd"] != tc.fund {
-					t.Skipf("BUG (emulator): GET /v1/balance on the funded account says %+v (%v): balanceObject "+
-						"(hack/stripe-emulator/emulator/balance.go) sums only balance transactions and leaves out what "+
-						"FundAccount added, which the live-mode deletion rule counts (accountBalances); so the operator "+
-						"reads a zero balance and cannot name it", b, err)
+					t.Fatalf("GET /v1/balance on the funded account says %+v (%v): the operator could not name the balance", b, err)
 				}
 				messageHas(t, "DeletionBlocked message", blocked, tc.balance)
 			})
