@@ -19,21 +19,21 @@ func TestPlanOnTenantAccount(t *testing.T) {
 	ctx := context.Background()
 	tenant := &v1alpha1.StripeTenant{
 		// Paused at first, so that the plan is seen waiting for the tenant's account.
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: "acme", Annotations: map[string]string{v1alpha1.AnnotationPaused: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: "acme", Annotations: map[string]string{v1alpha1.AnnotationPaused: "true"}},
 		Spec: v1alpha1.StripeTenantSpec{
-			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.connection}},
+			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
 			DataResidency: v1alpha1.RegionUS,
 			Account:       v1alpha1.TenantAccount{Type: "express", Country: "US", Email: "pay@acme.example", Capabilities: []v1alpha1.Capability{"card_payments", "transfers"}},
 		},
 	}
-	r.create(tenant)
-	plan := r.plan("tenant-plan", monthly("monthly", 900))
+	r.Create(tenant)
+	plan := r.Plan("tenant-plan", controllertest.Monthly("monthly", 900))
 	plan.Spec.ConnectionRef = nil
 	plan.Spec.TenantRef = &v1alpha1.LocalObjectReference{Name: "acme"}
-	r.create(plan)
+	r.Create(plan)
 	controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonWaitingForDependency)
 
-	r.update(tenant, func() { delete(tenant.Annotations, v1alpha1.AnnotationPaused) })
+	r.Update(tenant, func() { delete(tenant.Annotations, v1alpha1.AnnotationPaused) })
 	r.waitReady(plan)
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tenant), tenant); err != nil {
 		t.Fatal(err)
@@ -41,27 +41,27 @@ func TestPlanOnTenantAccount(t *testing.T) {
 	if tenant.Status.AccountID == "" || plan.Status.AccountID != tenant.Status.AccountID {
 		t.Fatalf("plan on account %q, tenant's account %q", plan.Status.AccountID, tenant.Status.AccountID)
 	}
-	onAccount, err := r.stripe.ForAccount(tenant.Status.AccountID).GetProduct(ctx, plan.Status.ProductID)
+	onAccount, err := r.Stripe.ForAccount(tenant.Status.AccountID).GetProduct(ctx, plan.Status.ProductID)
 	if err != nil || onAccount.ID != plan.Status.ProductID {
 		t.Fatalf("product %s not on the connected account: %v", plan.Status.ProductID, err)
 	}
-	if _, err := r.stripe.GetProduct(ctx, plan.Status.ProductID); !stripeapi.IsNotFound(err) {
+	if _, err := r.Stripe.GetProduct(ctx, plan.Status.ProductID); !stripeapi.IsNotFound(err) {
 		t.Errorf("product %s should not exist on the platform account, got %v", plan.Status.ProductID, err)
 	}
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // Pins: a connection's allowedNamespaces is enforced for every object that references it.
 func TestNamespaceNotAllowed(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	restricted := controllertest.Connection(t, env.Client, "restricted-"+r.ns, r.emu.URL, controllertest.ConnectionOptions{
+	restricted := controllertest.Connection(t, env.Client, "restricted-"+r.NS, r.Emu.URL, controllertest.ConnectionOptions{
 		AllowedNamespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"cloudip.io/billing": "allowed"}},
 	})
-	plan := r.plan("not-allowed", monthly("monthly", 900))
+	plan := r.Plan("not-allowed", controllertest.Monthly("monthly", 900))
 	plan.Spec.ConnectionRef.Name = restricted.Name
-	r.create(plan)
+	r.Create(plan)
 	controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonNamespaceNotAllowed)
-	if n := r.writes(); n != 0 {
+	if n := r.Writes(); n != 0 {
 		t.Errorf("a refused namespace reached Stripe with %d writes", n)
 	}
 }

@@ -19,10 +19,10 @@ import (
 // external-name annotation, Ready=True, using only create calls Stripe's spec accepts.
 func TestCreate(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	plan := r.plan("starter", monthly("monthly", 1200), monthly("seats", 500), v1alpha1.Price{
+	plan := r.Plan("starter", controllertest.Monthly("monthly", 1200), controllertest.Monthly("seats", 500), v1alpha1.Price{
 		Key: "setup", Currency: "eur", UnitAmountDecimal: ptr.To("99.5"), LookupKey: "starter-setup",
 	})
-	r.create(plan)
+	r.Create(plan)
 	r.waitReady(plan)
 
 	products := r.productsOf(plan)
@@ -45,7 +45,7 @@ func TestCreate(t *testing.T) {
 	if err != nil || setup.LookupKey != "starter-setup" {
 		t.Errorf("setup price status %+v, %v", setup, err)
 	}
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // Pins: mutable fields (product name, price nickname and metadata) change in place, keeping the ids;
@@ -120,16 +120,16 @@ func TestUpdates(t *testing.T) {
 		i++
 		t.Run(name, func(t *testing.T) {
 			r := r.in(t)
-			monthlyPrice := monthly("monthly", 1000)
+			monthlyPrice := controllertest.Monthly("monthly", 1000)
 			monthlyPrice.LookupKey = "starter-monthly"
 			if i > 1 {
 				monthlyPrice.LookupKey = fmt.Sprintf("starter-monthly-%d", i) // lookup keys are unique per account
 			}
-			plan := r.plan(fmt.Sprintf("plan-%d", i), monthlyPrice, monthly("seats", 300))
-			r.create(plan)
+			plan := r.Plan(fmt.Sprintf("plan-%d", i), monthlyPrice, controllertest.Monthly("seats", 300))
+			r.Create(plan)
 			r.waitReady(plan)
 			before := plan.DeepCopy()
-			r.update(plan, func() { tc.mutate(plan) })
+			r.Update(plan, func() { tc.mutate(plan) })
 			r.waitReady(plan)
 			if len(r.productsOf(plan)) != 1 {
 				t.Errorf("want one product")
@@ -137,7 +137,7 @@ func TestUpdates(t *testing.T) {
 			tc.check(t, r, before, plan)
 		})
 	}
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // Pins: deletionPolicy Delete archives the prices and the product (Stripe cannot delete them) and
@@ -147,9 +147,9 @@ func TestDeletionPolicies(t *testing.T) {
 	for _, policy := range []v1alpha1.DeletionPolicy{v1alpha1.DeletionPolicyDelete, v1alpha1.DeletionPolicyOrphan} {
 		t.Run(string(policy), func(t *testing.T) {
 			r := r.in(t)
-			plan := r.plan("deleted-"+strings.ToLower(string(policy)), monthly("monthly", 1000))
+			plan := r.Plan("deleted-"+strings.ToLower(string(policy)), controllertest.Monthly("monthly", 1000))
 			plan.Spec.DeletionPolicy = policy
-			r.create(plan)
+			r.Create(plan)
 			r.waitReady(plan)
 			if err := env.Client.Delete(context.Background(), plan); err != nil {
 				t.Fatal(err)
@@ -171,27 +171,27 @@ func TestDeletionPolicies(t *testing.T) {
 func TestAdoptObservePause(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	ctx := context.Background()
-	product, err := r.stripe.CreateProduct(ctx, stripeapi.ProductCreateParams{
+	product, err := r.Stripe.CreateProduct(ctx, stripeapi.ProductCreateParams{
 		IdempotencyKey: "adopt-product", Name: "Legacy", Tags: stripeapi.Tags{UID: "outside", NamespacedName: "x/y", Kind: "Manual"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	price, err := r.stripe.CreatePrice(ctx, stripeapi.PriceCreateParams{
+	price, err := r.Stripe.CreatePrice(ctx, stripeapi.PriceCreateParams{
 		IdempotencyKey: "adopt-price", ProductID: product.ID, Currency: "usd", UnitAmount: ptr.To[int64](700),
 		Nickname: "monthly", Recurring: &stripeapi.Recurring{Interval: "month"}, Tags: stripeapi.Tags{UID: "outside", NamespacedName: "x/y", Kind: "Manual"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writesBefore := r.writes()
+	writesBefore := r.Writes()
 
-	plan := r.plan("legacy", monthly("monthly", 700))
+	plan := r.Plan("legacy", controllertest.Monthly("monthly", 700))
 	plan.Spec.Product = v1alpha1.Product{Name: "Legacy"}
 	plan.Annotations = map[string]string{v1alpha1.AnnotationExternalName: product.ID}
-	r.create(plan)
+	r.Create(plan)
 	r.waitReady(plan)
-	if got := r.writes() - writesBefore; got != 0 {
+	if got := r.Writes() - writesBefore; got != 0 {
 		t.Errorf("adoption of a matching product made %d Stripe writes, want 0", got)
 	}
 	if p, _ := priceByKey(plan, "monthly"); p.ID != price.ID {
@@ -200,50 +200,50 @@ func TestAdoptObservePause(t *testing.T) {
 
 	t.Run("observe-only reports drift without writing", func(t *testing.T) {
 		r := r.in(t)
-		r.update(plan, func() {
+		r.Update(plan, func() {
 			plan.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserve
 			plan.Spec.Product.Name = "Legacy (wanted)"
 		})
 		controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonObserving)
-		if got := r.writes() - writesBefore; got != 0 {
+		if got := r.Writes() - writesBefore; got != 0 {
 			t.Errorf("observe-only made %d Stripe writes", got)
 		}
 	})
 	t.Run("paused stops writes, unpausing resumes", func(t *testing.T) {
 		r := r.in(t)
-		r.update(plan, func() {
+		r.Update(plan, func() {
 			plan.Spec.ManagementPolicy = v1alpha1.ManagementPolicyManage
 			plan.Annotations[v1alpha1.AnnotationPaused] = "true"
 		})
 		controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonPaused)
-		if got := r.writes() - writesBefore; got != 0 {
+		if got := r.Writes() - writesBefore; got != 0 {
 			t.Errorf("paused plan made %d Stripe writes", got)
 		}
-		r.update(plan, func() { delete(plan.Annotations, v1alpha1.AnnotationPaused) })
+		r.Update(plan, func() { delete(plan.Annotations, v1alpha1.AnnotationPaused) })
 		r.waitReady(plan)
 		if name := mustProduct(t, r, product.ID).Name; name != "Legacy (wanted)" {
 			t.Errorf("after unpausing, product name %q", name)
 		}
 	})
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // Pins: an edit made in the Dashboard is reverted on the next reconcile (here asked for with the
 // reconcile-requested annotation; in production the resync or the relay's event asks).
 func TestDriftIsReverted(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	plan := r.plan("drift", monthly("monthly", 1000))
-	r.create(plan)
+	plan := r.Plan("drift", controllertest.Monthly("monthly", 1000))
+	r.Create(plan)
 	r.waitReady(plan)
 	monthlyID := plan.Status.Prices[0].ID
 
-	if _, err := r.emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": "Edited by hand"}); err != nil {
+	if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": "Edited by hand"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.emu.DashboardEdit("", monthlyID, map[string]any{"active": false, "nickname": "hand"}); err != nil {
+	if _, err := r.Emu.DashboardEdit("", monthlyID, map[string]any{"active": false, "nickname": "hand"}); err != nil {
 		t.Fatal(err)
 	}
-	r.update(plan, func() { plan.Annotations[managed.AnnotationReconcileRequested] = "1" })
+	r.Update(plan, func() { plan.Annotations[managed.AnnotationReconcileRequested] = "1" })
 	controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
 		product := mustProduct(t, r, plan.Status.ProductID)
 		if product.Name != "Plan drift" {
@@ -263,7 +263,7 @@ func TestDriftIsReverted(t *testing.T) {
 
 func mustProduct(t *testing.T, r *rig, id string) *stripeapi.Product {
 	t.Helper()
-	p, err := r.stripe.GetProduct(context.Background(), id)
+	p, err := r.Stripe.GetProduct(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

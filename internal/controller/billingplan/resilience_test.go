@@ -1,51 +1,17 @@
 package billingplan_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
 	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
-	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
-
-// crashOnIDWrite returns a client constructor whose client fails, once, the write that records a
-// created product's id, and reports it on crashed: the moment between Stripe's answer and our write.
-func crashOnIDWrite(crashed chan<- struct{}) client.NewClientFunc {
-	var once sync.Once
-	return func(config *rest.Config, options client.Options) (client.Client, error) {
-		c, err := client.NewWithWatch(config, options)
-		if err != nil {
-			return nil, err
-		}
-		return interceptor.NewClient(c, interceptor.Funcs{
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				if _, ok := obj.(*v1alpha1.BillingPlan); ok {
-					if id := v1alpha1.GetExternalName(obj); id != "" && id != managed.CreatePending {
-						fail := false
-						once.Do(func() { fail = true })
-						if fail {
-							close(crashed)
-							return errors.New("simulated crash before the id was written")
-						}
-					}
-				}
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-		}), nil
-	}
-}
 
 // Pins: a crash between Stripe's answer to a create and the write of its id never creates a second
 // product. Two ways to lose the id are covered: the manager dies before writing it, and the
@@ -53,15 +19,15 @@ func crashOnIDWrite(crashed chan<- struct{}) client.NewClientFunc {
 func TestCrashSafety(t *testing.T) {
 	t.Run("manager killed before the id is written", func(t *testing.T) {
 		crashed := make(chan struct{})
-		r := newRig(t, rigOptions{manager: controllertest.ManagerOptions{NewClient: crashOnIDWrite(crashed)}})
-		plan := r.plan("crash", monthly("monthly", 1000), monthly("seats", 200))
-		r.create(plan)
+		r := newRig(t, rigOptions{manager: controllertest.ManagerOptions{NewClient: controllertest.CrashOnIDWrite(&v1alpha1.BillingPlan{}, v1alpha1.AnnotationExternalName, crashed)}})
+		plan := r.Plan("crash", controllertest.Monthly("monthly", 1000), controllertest.Monthly("seats", 200))
+		r.Create(plan)
 		select {
 		case <-crashed:
 		case <-time.After(controllertest.DefaultTimeout):
 			t.Fatal("the create never happened")
 		}
-		r.restartManager(controllertest.ManagerOptions{})
+		r.RestartManager(controllertest.ManagerOptions{})
 		r.waitReady(plan)
 		assertOneProductWithPrices(t, r, plan, 2)
 	})
@@ -70,8 +36,8 @@ func TestCrashSafety(t *testing.T) {
 			{Method: "POST", Path: "/v1/products", DropAfterRate: 1},
 			{Method: "POST", Path: "/v1/prices", DropAfterRate: 0.5},
 		}}}})
-		plan := r.plan("lost", monthly("monthly", 1000), monthly("seats", 200))
-		r.create(plan)
+		plan := r.Plan("lost", controllertest.Monthly("monthly", 1000), controllertest.Monthly("seats", 200))
+		r.Create(plan)
 		// Every product create loses its answer: the operator must find the product by its tags.
 		controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
 			if n := len(r.productsOf(plan)); n != 1 {
@@ -79,7 +45,7 @@ func TestCrashSafety(t *testing.T) {
 			}
 			return nil
 		})
-		r.emu.SetFaults(emulator.FaultConfig{})
+		r.Emu.SetFaults(emulator.FaultConfig{})
 		r.waitReady(plan)
 		assertOneProductWithPrices(t, r, plan, 2)
 	})
@@ -103,18 +69,18 @@ func TestFaultsConvergeWithoutDuplicates(t *testing.T) {
 	})
 	var plans []*v1alpha1.BillingPlan
 	for i := range 8 {
-		plan := r.plan(fmt.Sprintf("storm-%d", i), monthly("monthly", 1000), monthly("seats", 200), monthly("support", 50))
-		r.create(plan)
+		plan := r.Plan(fmt.Sprintf("storm-%d", i), controllertest.Monthly("monthly", 1000), controllertest.Monthly("seats", 200), controllertest.Monthly("support", 50))
+		r.Create(plan)
 		plans = append(plans, plan)
 	}
 	for _, plan := range plans {
 		controllertest.WaitForConditionWithin(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 3*time.Minute)
 	}
-	stats := r.emu.Stats()
+	stats := r.Emu.Stats()
 	t.Logf("requests %v; responses %v; 429s %d; faults %+v", stats.Requests, stats.Responses, stats.RateLimited, stats.Faults)
 	// The storm is over: let the test's own reads through.
-	r.emu.SetRateLimits(emulator.RateLimit{}, nil)
-	r.emu.SetFaults(emulator.FaultConfig{})
+	r.Emu.SetRateLimits(emulator.RateLimit{}, nil)
+	r.Emu.SetFaults(emulator.FaultConfig{})
 	if stats.RateLimited == 0 || stats.Faults.ServerErrors == 0 {
 		t.Errorf("the storm did not happen (429s %d, 5xx %d): the test proves nothing", stats.RateLimited, stats.Faults.ServerErrors)
 	}
@@ -132,14 +98,14 @@ func TestConnectionBudgetIsNeverExceeded(t *testing.T) {
 		manager: controllertest.ManagerOptions{Concurrency: map[string]int{"BillingPlan": 8}}})
 	var plans []*v1alpha1.BillingPlan
 	for i := range 10 {
-		plan := r.plan(fmt.Sprintf("budget-%d", i), monthly("monthly", 1000), monthly("seats", 200))
-		r.create(plan)
+		plan := r.Plan(fmt.Sprintf("budget-%d", i), controllertest.Monthly("monthly", 1000), controllertest.Monthly("seats", 200))
+		r.Create(plan)
 		plans = append(plans, plan)
 	}
 	for _, plan := range plans {
 		r.waitReady(plan)
 	}
-	if n := r.emu.Stats().RateLimited; n != 0 {
+	if n := r.Emu.Stats().RateLimited; n != 0 {
 		t.Errorf("the operator exceeded its budget: %d requests answered 429", n)
 	}
 }

@@ -123,21 +123,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // reconcile is the pass itself; errors are turned into conditions by reportError.
 func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Result, error) {
 	deleting := !obj.GetDeletionTimestamp().IsZero()
-	observeOnly := v1alpha1.ObserveOnly(obj)
 	// Every condition this pass writes speaks of this generation, and so does the status.
 	obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
 
 	if deleting {
-		if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
-			return reconcile.Result{}, nil
-		}
-		r.rechecks.forget(obj.GetUID())
-		if waiting, err := r.waitForUsers(ctx, obj); waiting || err != nil {
-			return reconcile.Result{RequeueAfter: inUseRequeue}, err
-		}
-		if policy := v1alpha1.DeletionPolicyOf(obj); policy == v1alpha1.DeletionPolicyOrphan || observeOnly {
-			r.event(obj, corev1.EventTypeNormal, EventOrphaned, "left the Stripe objects in place (deletionPolicy %s, managementPolicy %s)", policy, obj.GetManagedSpec().ManagementPolicy)
-			return reconcile.Result{}, r.removeFinalizer(ctx, obj)
+		if done, result, err := r.releaseWithoutStripe(ctx, obj); done {
+			return result, err
 		}
 	}
 	if v1alpha1.IsPaused(obj) {
@@ -161,21 +152,50 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := r.recordFoundID(ctx, obj, observation); err != nil {
+	if err := r.recordObserved(ctx, obj, observation, deleting); err != nil {
 		return reconcile.Result{}, err
 	}
-	if observation.Exists && !deleting && !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
-		// An adopted object (or one reconnected on a fresh cluster) never went through create: it
-		// needs the finalizer as much, or its deletion policy and in-use protection are skipped.
-		if err := r.patchMetadata(ctx, obj, func() { controllerutil.AddFinalizer(obj, v1alpha1.Finalizer) }); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
+	return r.act(ctx, obj, external, observation, deleting)
+}
 
+// releaseWithoutStripe handles the deletions that need no Stripe call: an object whose finalizer is
+// already gone, one that waits for its users, and one whose Stripe objects are left in place. done
+// says the pass is over.
+func (r *Reconciler) releaseWithoutStripe(ctx context.Context, obj Object) (bool, reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		return true, reconcile.Result{}, nil
+	}
+	r.rechecks.forget(obj.GetUID())
+	if waiting, err := r.waitForUsers(ctx, obj); waiting || err != nil {
+		return true, reconcile.Result{RequeueAfter: inUseRequeue}, err
+	}
+	if policy := v1alpha1.DeletionPolicyOf(obj); policy == v1alpha1.DeletionPolicyOrphan || v1alpha1.ObserveOnly(obj) {
+		r.event(obj, corev1.EventTypeNormal, EventOrphaned, "left the Stripe objects in place (deletionPolicy %s, managementPolicy %s)", policy, obj.GetManagedSpec().ManagementPolicy)
+		return true, reconcile.Result{}, r.removeFinalizer(ctx, obj)
+	}
+	return false, reconcile.Result{}, nil
+}
+
+// recordObserved persists what Observe found that the object does not hold yet: an id found by tags,
+// and the finalizer of an adopted object (or one reconnected on a fresh cluster), which never went
+// through create but needs it as much, or its deletion policy and in-use protection are skipped.
+func (r *Reconciler) recordObserved(ctx context.Context, obj Object, observation Observation, deleting bool) error {
+	if err := r.recordFoundID(ctx, obj, observation); err != nil {
+		return err
+	}
+	if observation.Exists && !deleting && !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		return r.patchMetadata(ctx, obj, func() { controllerutil.AddFinalizer(obj, v1alpha1.Finalizer) })
+	}
+	return nil
+}
+
+// act makes the one write the observation calls for (delete, create or update; none when observing
+// or in sync) and reports the outcome.
+func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClient, observation Observation, deleting bool) (reconcile.Result, error) {
 	switch {
 	case deleting:
 		return reconcile.Result{}, r.delete(ctx, obj, external, observation)
-	case observeOnly:
+	case v1alpha1.ObserveOnly(obj):
 		r.observeOnly(obj, external, observation)
 		return r.requeue(obj, observation), nil
 	case !observation.Exists:
@@ -188,7 +208,6 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 		}
 		r.event(obj, corev1.EventTypeNormal, EventUpdated, "brought Stripe in line with the spec: %s", observation.Diff)
 	}
-
 	setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "Stripe matches the spec")
 	r.setReady(obj, readinessOf(external, obj))
 	return r.requeue(obj, observation), nil

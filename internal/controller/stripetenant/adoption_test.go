@@ -48,21 +48,21 @@ func TestAdoptionAndReconnect(t *testing.T) {
 				for _, c := range spec.Capabilities {
 					capabilities = append(capabilities, string(c))
 				}
-				account, err := r.stripe.CreateAccount(ctx, stripeapi.AccountCreateParams{
+				account, err := r.Stripe.CreateAccount(ctx, stripeapi.AccountCreateParams{
 					IdempotencyKey: "outside-" + tc.tenant, Tags: stripeapi.Tags{UID: "outside-" + tc.tenant, NamespacedName: "legacy/" + tc.tenant, Kind: "Manual"},
 					Type: string(spec.Type), Country: spec.Country, Email: spec.Email, Capabilities: capabilities,
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				writes := r.writes()
+				writes := r.Writes()
 
 				tenant.Annotations = map[string]string{v1alpha1.AnnotationExternalName: account.ID}
 				tenant.Spec.ManagementPolicy = tc.policy
 				if tc.email != "" {
 					tenant.Spec.Account.Email = tc.email
 				}
-				r.create(tenant)
+				r.Create(tenant)
 				r.wait(tenant, v1alpha1.ConditionSynced, tc.synced, tc.reason)
 				messageHas(t, "Synced message", r.condition(tenant, v1alpha1.ConditionSynced).Message, tc.message)
 				if tenant.Status.AccountID != account.ID || v1alpha1.GetExternalName(tenant) != account.ID {
@@ -76,10 +76,10 @@ func TestAdoptionAndReconnect(t *testing.T) {
 				if ready.Status == metav1.ConditionTrue || (tc.email != "" && ready.Reason != v1alpha1.ReasonObserving) {
 					t.Errorf("Ready %s/%s (%s)", ready.Status, ready.Reason, ready.Message)
 				}
-				if n := r.writes() - writes; n != 0 {
+				if n := r.Writes() - writes; n != 0 {
 					t.Errorf("adoption made %d Stripe writes, want 0", n)
 				}
-				if a, err := r.stripe.GetAccount(ctx, account.ID); err != nil || a.Email != spec.Email {
+				if a, err := r.Stripe.GetAccount(ctx, account.ID); err != nil || a.Email != spec.Email {
 					t.Errorf("account %s after adoption: email %q (%v), want it untouched", account.ID, a.Email, err)
 				}
 				if mine := r.accountsOf(tenant); len(mine) != 0 {
@@ -91,7 +91,7 @@ func TestAdoptionAndReconnect(t *testing.T) {
 		t.Run("an adopted tenant is deleted like a created one", func(t *testing.T) {
 			r := r.in(t)
 			tenant := r.tenant("adopted-then-deleted")
-			account, err := r.stripe.CreateAccount(ctx, stripeapi.AccountCreateParams{
+			account, err := r.Stripe.CreateAccount(ctx, stripeapi.AccountCreateParams{
 				IdempotencyKey: "outside-deleted", Tags: stripeapi.Tags{UID: "outside-deleted", NamespacedName: "legacy/deleted", Kind: "Manual"},
 				Type: "express", Country: "US", Email: tenant.Spec.Account.Email,
 				Capabilities: []string{"card_payments", "transfers", "us_bank_account_ach_payments"},
@@ -101,7 +101,7 @@ func TestAdoptionAndReconnect(t *testing.T) {
 			}
 			tenant.Annotations = map[string]string{v1alpha1.AnnotationExternalName: account.ID}
 			tenant.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
-			r.create(tenant)
+			r.Create(tenant)
 			r.synced(tenant)
 			if !controllerutil.ContainsFinalizer(tenant, v1alpha1.Finalizer) {
 				t.Fatal("an adopted tenant has no finalizer: deleting it with deletionPolicy Delete would leave its " +
@@ -109,40 +109,40 @@ func TestAdoptionAndReconnect(t *testing.T) {
 			}
 			r.remove(tenant)
 			r.gone(tenant)
-			if _, err := r.stripe.GetAccount(ctx, account.ID); !stripeapi.IsNotFound(err) && !stripeapi.IsAccountInvalid(err) {
+			if _, err := r.Stripe.GetAccount(ctx, account.ID); !stripeapi.IsNotFound(err) && !stripeapi.IsAccountInvalid(err) {
 				t.Errorf("adopted account %s after a Delete: %v, want gone", account.ID, err)
 			}
 		})
-		r.noSpecRefusals()
+		r.NoSpecRefusals()
 	})
 
 	t.Run("reconnect on a fresh cluster", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		apply := func(r *rig, annotations map[string]string) {
 			t.Helper()
-			if out, err := env.KubectlInput(tenantYAML(r.connection, annotations), "apply", "-n", r.ns, "-f", "-"); err != nil {
+			if out, err := env.KubectlInput(tenantYAML(r.Connection, annotations), "apply", "-n", r.NS, "-f", "-"); err != nil {
 				t.Fatalf("kubectl apply: %v\n%s", err, out)
 			}
 		}
 		apply(r, nil)
-		plan := &v1alpha1.BillingPlan{ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: "platform"}}
-		tenant := &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: "acme"}}
+		plan := &v1alpha1.BillingPlan{ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: "platform"}}
+		tenant := &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: "acme"}}
 		r.eventually(tenant, func() bool { return tenant.Status.SubscriptionID != "" })
 		r.synced(tenant)
 		r.wait(tenant, v1alpha1.ConditionSubscriptionActive, metav1.ConditionTrue, v1alpha1.ReasonSubscriptionTrialing)
-		r.get(plan)
+		r.Get(plan)
 		first := tenant.Status
 		product := plan.Status.ProductID
 		counts := func(r *rig) string {
-			accounts, err := r.stripe.ListAccounts(ctx, stripeapi.AccountListParams{})
+			accounts, err := r.Stripe.ListAccounts(ctx, stripeapi.AccountListParams{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			customers, err := r.stripe.ListCustomers(ctx, stripeapi.CustomerListParams{})
+			customers, err := r.Stripe.ListCustomers(ctx, stripeapi.CustomerListParams{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			subscriptions, err := r.stripe.ListSubscriptions(ctx, stripeapi.SubscriptionListParams{Status: "all"})
+			subscriptions, err := r.Stripe.ListSubscriptions(ctx, stripeapi.SubscriptionListParams{Status: "all"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,14 +155,14 @@ func TestAdoptionAndReconnect(t *testing.T) {
 		r.gone(tenant)
 
 		fresh := r.freshCluster()
-		writes, tenantWrites := fresh.writes(), fresh.tenantWrites()
+		writes, tenantWrites := fresh.Writes(), fresh.tenantWrites()
 		apply(fresh, map[string]string{
 			"plan/" + v1alpha1.AnnotationExternalName:                      product,
 			"tenant/" + v1alpha1.AnnotationExternalName:                    first.AccountID,
 			"tenant/" + managed.AnnotationSecondaryPrefix + "customer":     first.CustomerID,
 			"tenant/" + managed.AnnotationSecondaryPrefix + "subscription": first.SubscriptionID,
 		})
-		again := &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: fresh.ns, Name: "acme"}}
+		again := &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: fresh.NS, Name: "acme"}}
 		fresh.synced(again)
 		fresh.wait(again, v1alpha1.ConditionSubscriptionActive, metav1.ConditionTrue, v1alpha1.ReasonSubscriptionTrialing)
 		if s := again.Status; s.AccountID != first.AccountID || s.CustomerID != first.CustomerID || s.SubscriptionID != first.SubscriptionID ||
@@ -170,7 +170,7 @@ func TestAdoptionAndReconnect(t *testing.T) {
 			t.Errorf("on the fresh cluster: account %s, customer %s, subscription %s on %s; want %s, %s, %s on %s",
 				s.AccountID, s.CustomerID, s.SubscriptionID, s.SubscriptionPriceID, first.AccountID, first.CustomerID, first.SubscriptionID, first.SubscriptionPriceID)
 		}
-		againPlan := &v1alpha1.BillingPlan{ObjectMeta: metav1.ObjectMeta{Namespace: fresh.ns, Name: "platform"}}
+		againPlan := &v1alpha1.BillingPlan{ObjectMeta: metav1.ObjectMeta{Namespace: fresh.NS, Name: "platform"}}
 		fresh.wait(againPlan, v1alpha1.ConditionReady, metav1.ConditionTrue, "")
 		if againPlan.Status.ProductID != product {
 			t.Errorf("the plan on the fresh cluster has product %s, want %s", againPlan.Status.ProductID, product)
@@ -178,13 +178,13 @@ func TestAdoptionAndReconnect(t *testing.T) {
 		if n := fresh.tenantWrites() - tenantWrites; n != 0 {
 			t.Errorf("reconnecting made %d writes on accounts, customers or subscriptions, want 0", n)
 		}
-		if n := fresh.writes() - writes; n != 0 {
+		if n := fresh.Writes() - writes; n != 0 {
 			t.Errorf("reconnecting made %d Stripe writes (plan included), want 0", n)
 		}
 		if after := counts(fresh); after != before {
 			t.Errorf("Stripe holds %s after reconnecting, %s before: want no duplicate", after, before)
 		}
-		fresh.noSpecRefusals()
+		fresh.NoSpecRefusals()
 	})
 }
 

@@ -1,17 +1,11 @@
 package stripetenant_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
@@ -19,34 +13,6 @@ import (
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
-
-// crashOnIDWrite returns a client constructor whose client fails, once, the write that records the id
-// held by annotation (the moment between Stripe's answer to a create and our write of its id), and
-// reports it on crashed.
-func crashOnIDWrite(annotation string, crashed chan<- struct{}) client.NewClientFunc {
-	var once sync.Once
-	return func(config *rest.Config, options client.Options) (client.Client, error) {
-		c, err := client.NewWithWatch(config, options)
-		if err != nil {
-			return nil, err
-		}
-		return interceptor.NewClient(c, interceptor.Funcs{
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				if _, ok := obj.(*v1alpha1.StripeTenant); ok {
-					if id := obj.GetAnnotations()[annotation]; id != "" && !strings.HasPrefix(id, managed.CreatePending) {
-						fail := false
-						once.Do(func() { fail = true })
-						if fail {
-							close(crashed)
-							return errors.New("simulated crash before the id was written")
-						}
-					}
-				}
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-		}), nil
-	}
-}
 
 // Pins the guarantee for all three Stripe objects a tenant owns: a crash at each create (the manager
 // killed between Stripe's answer and the write of the id), or the create's answer lost on the wire
@@ -64,7 +30,7 @@ func TestCrashSafety(t *testing.T) {
 	for _, c := range components {
 		t.Run("killed before the "+c.name+" id is written", func(t *testing.T) {
 			crashed := make(chan struct{})
-			r := newRig(t, rigOptions{manager: controllertest.ManagerOptions{NewClient: crashOnIDWrite(c.annotation, crashed)}})
+			r := newRig(t, rigOptions{manager: controllertest.ManagerOptions{NewClient: controllertest.CrashOnIDWrite(&v1alpha1.StripeTenant{}, c.annotation, crashed)}})
 			tenant := r.subscribedTenant("crash")
 			select {
 			case <-crashed:
@@ -74,7 +40,7 @@ func TestCrashSafety(t *testing.T) {
 			// Past the second of the first attempt: a restart that ignored the marker would send a new
 			// idempotency key (and so make a second object) rather than happen to repeat the first.
 			time.Sleep(1100 * time.Millisecond)
-			r.restartManager(controllertest.ManagerOptions{})
+			r.RestartManager(controllertest.ManagerOptions{})
 			r.assertOneOfEach(tenant)
 		})
 		t.Run(c.name+" create answer lost after Stripe committed it", func(t *testing.T) {
@@ -86,16 +52,16 @@ func TestCrashSafety(t *testing.T) {
 			// made, by its tags (the account's pass lists them) or by repeating the create's key (a
 			// repeat is answered from Stripe's idempotency cache, and not dropped).
 			controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
-				r.get(tenant)
+				r.Get(tenant)
 				if id := tenant.Annotations[c.annotation]; id != "" && !strings.HasPrefix(id, managed.CreatePending) {
 					return nil
 				}
-				if n := r.emu.Stats().Requests["POST "+c.route]; n < 2 {
+				if n := r.Emu.Stats().Requests["POST "+c.route]; n < 2 {
 					return fmt.Errorf("%d creates sent and no id recovered yet", n)
 				}
 				return nil
 			})
-			r.emu.SetFaults(emulator.FaultConfig{})
+			r.Emu.SetFaults(emulator.FaultConfig{})
 			r.assertOneOfEach(tenant)
 		})
 	}
@@ -103,20 +69,20 @@ func TestCrashSafety(t *testing.T) {
 
 // subscribedTenant creates a platform plan and a tenant subscribed to it, and returns the tenant.
 func (r *rig) subscribedTenant(name string) *v1alpha1.StripeTenant {
-	r.t.Helper()
-	r.create(r.plan("plan-"+name, monthly("monthly", 900)))
+	r.T.Helper()
+	r.Create(r.Plan("plan-"+name, controllertest.Monthly("monthly", 900)))
 	tenant := subscribed(r.tenant(name), "plan-"+name, "monthly")
 	tenant.Spec.Subscription.TrialPeriodDays = ptrTo(int32(14))
-	r.create(tenant)
+	r.Create(tenant)
 	return tenant
 }
 
 // assertOneOfEach waits until the tenant is in sync and checks that Stripe holds exactly one account,
 // one customer and one subscription for it, the ones its status names.
 func (r *rig) assertOneOfEach(tenant *v1alpha1.StripeTenant) {
-	r.t.Helper()
-	controllertest.Eventually(r.t, controllertest.DefaultTimeout, func() error {
-		r.get(tenant)
+	r.T.Helper()
+	controllertest.Eventually(r.T, controllertest.DefaultTimeout, func() error {
+		r.Get(tenant)
 		if tenant.Status.SubscriptionID == "" {
 			return errors.New("no subscription recorded yet")
 		}
@@ -125,16 +91,16 @@ func (r *rig) assertOneOfEach(tenant *v1alpha1.StripeTenant) {
 	r.synced(tenant)
 	accounts, customers, subscriptions := r.accountsOf(tenant), r.customersOf(tenant), r.subscriptionsOf(tenant)
 	if len(accounts) != 1 || accounts[0].ID != tenant.Status.AccountID {
-		r.t.Errorf("accounts %v, want exactly %s", ids(accounts, func(a accountT) string { return a.ID }), tenant.Status.AccountID)
+		r.T.Errorf("accounts %v, want exactly %s", ids(accounts, func(a accountT) string { return a.ID }), tenant.Status.AccountID)
 	}
 	if len(customers) != 1 || customers[0].ID != tenant.Status.CustomerID {
-		r.t.Errorf("customers %v, want exactly %s", ids(customers, func(c customerT) string { return c.ID }), tenant.Status.CustomerID)
+		r.T.Errorf("customers %v, want exactly %s", ids(customers, func(c customerT) string { return c.ID }), tenant.Status.CustomerID)
 	}
 	if len(subscriptions) != 1 || subscriptions[0].ID != tenant.Status.SubscriptionID {
-		r.t.Errorf("subscriptions %v, want exactly %s", ids(subscriptions, func(s subscriptionT) string { return s.ID }), tenant.Status.SubscriptionID)
+		r.T.Errorf("subscriptions %v, want exactly %s", ids(subscriptions, func(s subscriptionT) string { return s.ID }), tenant.Status.SubscriptionID)
 	}
 	if tenant.Status.SubscriptionStatus != "trialing" {
-		r.t.Errorf("subscription status %q, want trialing", tenant.Status.SubscriptionStatus)
+		r.T.Errorf("subscription status %q, want trialing", tenant.Status.SubscriptionStatus)
 	}
 }
 

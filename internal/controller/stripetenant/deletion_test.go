@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
+	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
@@ -26,8 +27,8 @@ func TestDeletionRules(t *testing.T) {
 
 	t.Run("test mode", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
-		plan := r.plan("platform", monthly("monthly", 900))
-		r.create(plan)
+		plan := r.Plan("platform", controllertest.Monthly("monthly", 900))
+		r.Create(plan)
 		for _, tc := range []struct {
 			name, tenant string
 			policy       v1alpha1.DeletionPolicy
@@ -41,23 +42,23 @@ func TestDeletionRules(t *testing.T) {
 				tenant := subscribed(r.tenant(tc.tenant), plan.Name, "monthly")
 				tenant.Spec.Subscription.TrialPeriodDays = ptrTo(int32(14))
 				tenant.Spec.DeletionPolicy = tc.policy
-				r.create(tenant)
+				r.Create(tenant)
 				r.eventually(tenant, func() bool { return tenant.Status.SubscriptionID != "" })
 				r.synced(tenant)
 				account, customer, subscription := tenant.Status.AccountID, tenant.Status.CustomerID, tenant.Status.SubscriptionID
 
-				writes := r.writes()
+				writes := r.Writes()
 				r.remove(tenant)
 				r.gone(tenant)
 
-				a, accountErr := r.stripe.GetAccount(ctx, account)
-				_, customerErr := r.stripe.GetCustomer(ctx, customer)
-				s, subscriptionErr := r.stripe.GetSubscription(ctx, subscription)
+				a, accountErr := r.Stripe.GetAccount(ctx, account)
+				_, customerErr := r.Stripe.GetCustomer(ctx, customer)
+				s, subscriptionErr := r.Stripe.GetSubscription(ctx, subscription)
 				if subscriptionErr != nil {
 					t.Fatalf("subscription %s: %v", subscription, subscriptionErr)
 				}
 				if !tc.deletes {
-					if n := r.writes() - writes; n != 0 {
+					if n := r.Writes() - writes; n != 0 {
 						t.Errorf("deleting an Orphan tenant made %d Stripe writes, want 0", n)
 					}
 					if accountErr != nil || a.ID != account || customerErr != nil || s.Status != "trialing" {
@@ -82,7 +83,7 @@ func TestDeletionRules(t *testing.T) {
 				}
 			})
 		}
-		r.noSpecRefusals()
+		r.NoSpecRefusals()
 	})
 
 	t.Run("live-mode rules", func(t *testing.T) {
@@ -108,11 +109,11 @@ func TestDeletionRules(t *testing.T) {
 				tenant := r.tenant(tc.tenant)
 				tenant.Spec.Account.Type = tc.accountType
 				tenant.Spec.DeletionPolicy = v1alpha1.DeletionPolicyDelete
-				r.create(tenant)
+				r.Create(tenant)
 				r.synced(tenant)
 				account := tenant.Status.AccountID
 				if tc.fund != 0 {
-					if _, err := r.emu.FundAccount(account, tc.fund, "usd"); err != nil {
+					if _, err := r.Emu.FundAccount(account, tc.fund, "usd"); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -120,7 +121,7 @@ func TestDeletionRules(t *testing.T) {
 				if tc.blocked == nil {
 					r.gone(tenant)
 					deleted++
-					if _, err := r.stripe.GetAccount(ctx, account); !stripeapi.IsNotFound(err) && !stripeapi.IsAccountInvalid(err) {
+					if _, err := r.Stripe.GetAccount(ctx, account); !stripeapi.IsNotFound(err) && !stripeapi.IsAccountInvalid(err) {
 						t.Errorf("account %s after Delete: %v, want gone", account, err)
 					}
 					r.eventNotes(tenant, corev1.EventTypeNormal, managed.EventDeleted)
@@ -132,16 +133,16 @@ func TestDeletionRules(t *testing.T) {
 				r.heldByFinalizer(tenant)
 				r.eventNotes(tenant, corev1.EventTypeWarning, v1alpha1.ReasonDeletionBlocked)
 
-				r.update(tenant, func() { tenant.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+				r.Update(tenant, func() { tenant.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
 				r.gone(tenant)
-				if a, err := r.stripe.GetAccount(ctx, account); err != nil || a.ID != account {
+				if a, err := r.Stripe.GetAccount(ctx, account); err != nil || a.ID != account {
 					t.Errorf("account %s after the blocked tenant was let go: %v, want it kept", account, err)
 				}
 				r.eventNotes(tenant, corev1.EventTypeNormal, managed.EventOrphaned)
 				if tc.balance == "" {
 					return
 				}
-				if b, err := r.stripe.ForAccount(account).GetBalance(ctx); err != nil || b.Available["usd"] != tc.fund {
+				if b, err := r.Stripe.ForAccount(account).GetBalance(ctx); err != nil || b.Available["usd"] != tc.fund {
 					t.Fatalf("GET /v1/balance on the funded account says %+v (%v): the operator could not name the balance", b, err)
 				}
 				messageHas(t, "DeletionBlocked message", blocked, tc.balance)
@@ -149,7 +150,7 @@ func TestDeletionRules(t *testing.T) {
 		}
 		// Every 400 is Stripe's live-mode refusal of DELETE /v1/accounts/{account} (once or more per
 		// blocked tenant, as passes come); nothing else was refused.
-		refused, deletes := r.emu.Stats().Responses["400"], r.route("DELETE /v1/accounts/{account}")
+		refused, deletes := r.Emu.Stats().Responses["400"], r.route("DELETE /v1/accounts/{account}")
 		if refused == 0 || refused != deletes-int64(deleted) {
 			t.Errorf("%d requests refused with 400, %d account deletions of which %d succeeded: want every refusal to be a refused deletion", refused, deletes, deleted)
 		}

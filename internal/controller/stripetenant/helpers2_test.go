@@ -20,13 +20,13 @@ import (
 
 // route counts the requests the emulator received on exactly this route ("GET /v1/account", which
 // r.requests would confuse with "GET /v1/accounts/{account}").
-func (r *rig) route(route string) int64 { return r.emu.Stats().Requests[route] }
+func (r *rig) route(route string) int64 { return r.Emu.Stats().Requests[route] }
 
 // requestsOtherThan lists, sorted, the routes the emulator received requests on besides the given
 // ones, with their counts ("POST /v1/accounts ×1").
 func (r *rig) requestsOtherThan(routes ...string) []string {
 	var out []string
-	for route, n := range r.emu.Stats().Requests {
+	for route, n := range r.Emu.Stats().Requests {
 		if !slices.Contains(routes, route) && n > 0 {
 			out = append(out, fmt.Sprintf("%s ×%d", route, n))
 		}
@@ -41,31 +41,31 @@ func (r *rig) tenantWrites() int64 {
 	var n int64
 	for _, prefix := range []string{"POST /v1/accounts", "DELETE /v1/accounts", "POST /v1/account_links",
 		"POST /v1/customers", "DELETE /v1/customers", "POST /v1/subscriptions", "DELETE /v1/subscriptions"} {
-		n += r.requests(prefix)
+		n += r.Requests(prefix)
 	}
 	return n
 }
 
 // remove deletes obj (it stays while a finalizer holds it).
 func (r *rig) remove(obj client.Object) {
-	r.t.Helper()
+	r.T.Helper()
 	if err := env.Client.Delete(context.Background(), obj); err != nil {
-		r.t.Fatalf("delete %s: %v", obj.GetName(), err)
+		r.T.Fatalf("delete %s: %v", obj.GetName(), err)
 	}
 }
 
 // gone waits until obj no longer exists.
 func (r *rig) gone(obj client.Object) {
-	r.t.Helper()
-	controllertest.Gone(r.t, env.Client, obj)
+	r.T.Helper()
+	controllertest.Gone(r.T, env.Client, obj)
 }
 
 // heldByFinalizer checks that obj is being deleted and still exists, held by the operator's finalizer.
 func (r *rig) heldByFinalizer(obj client.Object) {
-	r.t.Helper()
-	r.get(obj)
+	r.T.Helper()
+	r.Get(obj)
 	if obj.GetDeletionTimestamp().IsZero() || !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
-		r.t.Errorf("%s: deletionTimestamp %v, finalizers %v: want it being deleted and held by %s",
+		r.T.Errorf("%s: deletionTimestamp %v, finalizers %v: want it being deleted and held by %s",
 			obj.GetName(), obj.GetDeletionTimestamp(), obj.GetFinalizers(), v1alpha1.Finalizer)
 	}
 }
@@ -73,9 +73,9 @@ func (r *rig) heldByFinalizer(obj client.Object) {
 // eventNotes waits until obj has at least one event (events.k8s.io/v1) of the type and reason, and
 // returns their notes. Events are written asynchronously, after the pass that records them.
 func (r *rig) eventNotes(obj client.Object, eventType, reason string) []string {
-	r.t.Helper()
+	r.T.Helper()
 	var notes []string
-	controllertest.Eventually(r.t, controllertest.DefaultTimeout, func() error {
+	controllertest.Eventually(r.T, controllertest.DefaultTimeout, func() error {
 		var list eventsv1.EventList
 		if err := env.Client.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
 			return err
@@ -113,9 +113,9 @@ func messageHas(t *testing.T, what, message string, parts ...string) {
 // manager (the old one is stopped) watching only it, on the same StripeConnection and Stripe account.
 // The returned rig works in the new namespace.
 func (r *rig) freshCluster() *rig {
-	r.t.Helper()
-	c := *r
-	c.ns = controllertest.Namespace(r.t, env, nil)
-	c.restartManager(controllertest.ManagerOptions{})
-	return &c
+	r.T.Helper()
+	c := *r.Rig
+	c.NS = controllertest.Namespace(r.T, env, nil)
+	c.RestartManager(controllertest.ManagerOptions{})
+	return &rig{&c}
 }

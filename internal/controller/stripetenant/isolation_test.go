@@ -50,11 +50,11 @@ func TestIsolation(t *testing.T) {
 		{
 			name: "a plan on a tenant's connected account",
 			setup: func(r *rig) *v1alpha1.StripeTenant {
-				r.create(r.tenant("seller"))
-				plan := r.plan("seller-plan", monthly("monthly", 900))
+				r.Create(r.tenant("seller"))
+				plan := r.Plan("seller-plan", controllertest.Monthly("monthly", 900))
 				plan.Spec.ConnectionRef = nil // inherited from the tenant
 				plan.Spec.TenantRef = &v1alpha1.LocalObjectReference{Name: "seller"}
-				r.create(plan)
+				r.Create(plan)
 				return subscribed(r.tenant("buyer"), "seller-plan", "monthly")
 			},
 			reason: v1alpha1.ReasonPlanNotAllowed, eventType: corev1.EventTypeWarning, account: true,
@@ -63,11 +63,11 @@ func TestIsolation(t *testing.T) {
 		{
 			name: "a plan on another StripeConnection",
 			setup: func(r *rig) *v1alpha1.StripeTenant {
-				other := "other-" + r.ns
-				controllertest.Connection(r.t, env.Client, other, r.emu.URL, controllertest.ConnectionOptions{})
-				plan := r.plan("other-plan", monthly("monthly", 900))
+				other := "other-" + r.NS
+				controllertest.Connection(r.T, env.Client, other, r.Emu.URL, controllertest.ConnectionOptions{})
+				plan := r.Plan("other-plan", controllertest.Monthly("monthly", 900))
 				plan.Spec.ConnectionRef = &v1alpha1.ConnectionReference{Name: other}
-				r.create(plan)
+				r.Create(plan)
 				r.wait(plan, v1alpha1.ConditionReady, metav1.ConditionTrue, "") // a usable plan, only not the tenant's
 				return subscribed(r.tenant("crosser"), "other-plan", "monthly")
 			},
@@ -84,7 +84,7 @@ func TestIsolation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, tc.options)
 			tenant := tc.setup(r)
-			r.create(tenant)
+			r.Create(tenant)
 			r.wait(tenant, v1alpha1.ConditionSynced, metav1.ConditionFalse, tc.reason)
 			messageHas(t, "Synced message", r.condition(tenant, v1alpha1.ConditionSynced).Message, tc.message...)
 			if ready := r.condition(tenant, v1alpha1.ConditionReady); ready.Status == metav1.ConditionTrue {
@@ -103,7 +103,7 @@ func TestIsolation(t *testing.T) {
 				if accounts := r.accountsOf(tenant); len(accounts) != 0 {
 					t.Errorf("%d accounts made for a refused tenant", len(accounts))
 				}
-				r.noSpecRefusals()
+				r.NoSpecRefusals()
 				return
 			}
 			r.wait(tenant, v1alpha1.ConditionSubscriptionActive, metav1.ConditionFalse, tc.reason)
@@ -111,13 +111,13 @@ func TestIsolation(t *testing.T) {
 			if accounts := r.accountsOf(tenant); len(accounts) != 1 || accounts[0].ID != tenant.Status.AccountID {
 				t.Errorf("accounts %v, want the tenant's one account %q", ids(accounts, func(a accountT) string { return a.ID }), tenant.Status.AccountID)
 			}
-			if n := r.requests("POST /v1/customers") + r.requests("POST /v1/subscriptions"); n != 0 {
+			if n := r.Requests("POST /v1/customers") + r.Requests("POST /v1/subscriptions"); n != 0 {
 				t.Errorf("%d customer or subscription writes for a refused subscription", n)
 			}
 			if tenant.Status.CustomerID != "" || tenant.Status.SubscriptionID != "" {
 				t.Errorf("customer %q, subscription %q recorded for a refused subscription", tenant.Status.CustomerID, tenant.Status.SubscriptionID)
 			}
-			r.noSpecRefusals()
+			r.NoSpecRefusals()
 		})
 	}
 }

@@ -27,7 +27,7 @@ func TestOnboarding(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	ctx := context.Background()
 	tenant := r.tenant("acme")
-	r.create(tenant)
+	r.Create(tenant)
 	r.synced(tenant)
 	r.wait(tenant, v1alpha1.ConditionOnboardingComplete, metav1.ConditionFalse, v1alpha1.ReasonRequirementsDue)
 
@@ -54,11 +54,11 @@ func TestOnboarding(t *testing.T) {
 
 	t.Run("a link on request, in a Secret only", func(t *testing.T) {
 		r := r.in(t)
-		r.update(tenant, func() {
+		r.Update(tenant, func() {
 			tenant.Annotations = map[string]string{v1alpha1.AnnotationOnboardingLinkRequested: "1"}
 		})
 		controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
-			r.get(tenant)
+			r.Get(tenant)
 			if l := tenant.Status.OnboardingLink; l == nil || l.RequestedAt != "1" {
 				return errString("no link answered request 1 yet")
 			}
@@ -66,7 +66,7 @@ func TestOnboarding(t *testing.T) {
 		})
 		link := tenant.Status.OnboardingLink
 		var secret corev1.Secret
-		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: r.ns, Name: link.SecretName}, &secret); err != nil {
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: r.NS, Name: link.SecretName}, &secret); err != nil {
 			t.Fatalf("link Secret: %v", err)
 		}
 		url := string(secret.Data["url"])
@@ -79,25 +79,25 @@ func TestOnboarding(t *testing.T) {
 		assertNowhereBut(t, tenant, url)
 
 		// An unexpired link is not replaced by a new request.
-		links := r.requests("POST /v1/account_links")
-		r.update(tenant, func() { tenant.Annotations[v1alpha1.AnnotationOnboardingLinkRequested] = "2" })
+		links := r.Requests("POST /v1/account_links")
+		r.Update(tenant, func() { tenant.Annotations[v1alpha1.AnnotationOnboardingLinkRequested] = "2" })
 		time.Sleep(2 * time.Second)
-		if n := r.requests("POST /v1/account_links"); n != links {
+		if n := r.Requests("POST /v1/account_links"); n != links {
 			t.Errorf("%d links made for a request while one was valid", n-links)
 		}
 	})
 
 	account := tenant.Status.AccountID
-	if _, err := r.emu.SubmitOnboarding(account); err != nil {
+	if _, err := r.Emu.SubmitOnboarding(account); err != nil {
 		t.Fatal(err)
 	}
 	r.wait(tenant, v1alpha1.ConditionOnboardingComplete, metav1.ConditionFalse, v1alpha1.ReasonPendingVerification)
 
-	if _, err := r.emu.CompleteOnboarding(account); err != nil {
+	if _, err := r.Emu.CompleteOnboarding(account); err != nil {
 		t.Fatal(err)
 	}
 	// What a person types; the operator is told nothing, it polls on its bounded recheck.
-	if out, err := env.Kubectl("wait", "-n", r.ns, "--for=condition=ChargesEnabled", "stripetenant/acme", "--timeout=90s"); err != nil {
+	if out, err := env.Kubectl("wait", "-n", r.NS, "--for=condition=ChargesEnabled", "stripetenant/acme", "--timeout=90s"); err != nil {
 		t.Fatalf("kubectl wait: %v\n%s", err, out)
 	}
 	r.wait(tenant, v1alpha1.ConditionPayoutsEnabled, metav1.ConditionTrue, v1alpha1.ReasonEnabled)
@@ -112,11 +112,11 @@ func TestOnboarding(t *testing.T) {
 	t.Run("requirements coming due later carry their deadline", func(t *testing.T) {
 		r := r.in(t)
 		deadline := time.Now().Add(72 * time.Hour).Truncate(time.Second).UTC()
-		if _, err := r.emu.SetRequirementsDue(account, emulator.RequirementsDue{Fields: []string{"individual.verification.document"}, Deadline: deadline}); err != nil {
+		if _, err := r.Emu.SetRequirementsDue(account, emulator.RequirementsDue{Fields: []string{"individual.verification.document"}, Deadline: deadline}); err != nil {
 			t.Fatal(err)
 		}
 		// Until the webhook relay lands, a person (or the relay) asks for a pass on news from Stripe.
-		r.update(tenant, func() { tenant.Annotations["payments.cloudip.io/reconcile-requested-at"] = "deadline" })
+		r.Update(tenant, func() { tenant.Annotations["payments.cloudip.io/reconcile-requested-at"] = "deadline" })
 		r.wait(tenant, v1alpha1.ConditionOnboardingComplete, metav1.ConditionFalse, v1alpha1.ReasonRequirementsDue)
 		message := r.condition(tenant, v1alpha1.ConditionOnboardingComplete).Message
 		for _, want := range []string{"1 field due", "individual.verification.document", deadline.Format(time.RFC3339)} {
@@ -128,7 +128,7 @@ func TestOnboarding(t *testing.T) {
 			t.Errorf("currentDeadline %v, want %s", d, deadline)
 		}
 	})
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // assertNowhereBut fails when the link's URL appears in the tenant's status or in any event: links are

@@ -23,8 +23,8 @@ import (
 func TestSubscription(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	ctx := context.Background()
-	plan := r.plan("platform", monthly("monthly", 900), monthly("pro", 2900))
-	r.create(plan)
+	plan := r.Plan("platform", controllertest.Monthly("monthly", 900), controllertest.Monthly("pro", 2900))
+	r.Create(plan)
 
 	follower := subscribed(r.tenant("follower"), "platform", "monthly")
 	follower.Spec.Subscription.Quantity = ptrTo(int64(2))
@@ -36,7 +36,7 @@ func TestSubscription(t *testing.T) {
 	invoiced.Spec.Subscription.DaysUntilDue = ptrTo(int32(30))
 	invoiced.Spec.SubscriptionCancellation = v1alpha1.SubscriptionCancelImmediately
 	for _, tenant := range []*v1alpha1.StripeTenant{follower, pinned, invoiced} {
-		r.create(tenant)
+		r.Create(tenant)
 	}
 
 	// No payment method yet: the first invoice cannot be paid, and the condition says what to do.
@@ -44,14 +44,14 @@ func TestSubscription(t *testing.T) {
 	if message := r.condition(follower, v1alpha1.ConditionSubscriptionActive).Message; !strings.Contains(message, "payment method") || !strings.Contains(message, "18.00 USD") {
 		t.Errorf("SubscriptionActive message %q: want the invoice's amount and what the customer must do", message)
 	}
-	if _, err := r.emu.AttachTestCard("", follower.Status.CustomerID, emulator.TestCardVisa, emulator.AttachCardOptions{Default: true, PayOpenInvoices: true}); err != nil {
+	if _, err := r.Emu.AttachTestCard("", follower.Status.CustomerID, emulator.TestCardVisa, emulator.AttachCardOptions{Default: true, PayOpenInvoices: true}); err != nil {
 		t.Fatal(err)
 	}
 	r.nudge(follower)
 	r.wait(follower, v1alpha1.ConditionSubscriptionActive, metav1.ConditionTrue, v1alpha1.ReasonSubscriptionActive)
 	r.wait(pinned, v1alpha1.ConditionSubscriptionActive, metav1.ConditionTrue, v1alpha1.ReasonSubscriptionTrialing)
 	r.synced(invoiced)
-	r.get(plan)
+	r.Get(plan)
 	monthlyID, proID := priceID(t, plan, "monthly"), priceID(t, plan, "pro")
 	subscriptionID := follower.Status.SubscriptionID
 	if follower.Status.SubscriptionPriceID != monthlyID || *follower.Status.SubscriptionQuantity != 2 {
@@ -59,7 +59,7 @@ func TestSubscription(t *testing.T) {
 	}
 
 	t.Run("send_invoice with days until due", func(t *testing.T) {
-		s, err := r.stripe.GetSubscription(ctx, invoiced.Status.SubscriptionID)
+		s, err := r.Stripe.GetSubscription(ctx, invoiced.Status.SubscriptionID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestSubscription(t *testing.T) {
 
 	t.Run("a change of key and quantity updates the item, prorated", func(t *testing.T) {
 		r := r.in(t)
-		r.update(follower, func() {
+		r.Update(follower, func() {
 			follower.Spec.Subscription.PriceKey = "pro"
 			follower.Spec.Subscription.Quantity = ptrTo(int64(3))
 		})
@@ -87,9 +87,9 @@ func TestSubscription(t *testing.T) {
 
 	t.Run("a versioned price moves followers, not the pinned", func(t *testing.T) {
 		r := r.in(t)
-		r.update(plan, func() { plan.Spec.Prices[1].UnitAmount = ptrTo(int64(3900)) })
+		r.Update(plan, func() { plan.Spec.Prices[1].UnitAmount = ptrTo(int64(3900)) })
 		controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
-			r.get(plan)
+			r.Get(plan)
 			if id := priceID(t, plan, "pro"); id == proID {
 				return fmt.Errorf("plan has not versioned pro yet")
 			}
@@ -106,12 +106,12 @@ func TestSubscription(t *testing.T) {
 
 	t.Run("removing spec.subscription cancels at the period's end, or at once", func(t *testing.T) {
 		r := r.in(t)
-		r.update(follower, func() { follower.Spec.Subscription = nil })
+		r.Update(follower, func() { follower.Spec.Subscription = nil })
 		r.eventually(follower, func() bool { return follower.Status.CancelAtPeriodEnd })
 		if message := r.condition(follower, v1alpha1.ConditionSubscriptionActive).Message; !strings.Contains(message, "cancels at the end of its period") {
 			t.Errorf("SubscriptionActive message %q, want the cancellation at period end", message)
 		}
-		r.update(invoiced, func() { invoiced.Spec.Subscription = nil })
+		r.Update(invoiced, func() { invoiced.Spec.Subscription = nil })
 		r.eventually(invoiced, func() bool { return invoiced.Status.SubscriptionStatus == "canceled" })
 		r.wait(invoiced, v1alpha1.ConditionSubscriptionActive, metav1.ConditionFalse, v1alpha1.ReasonSubscriptionCanceled)
 	})
@@ -124,13 +124,13 @@ func TestSubscription(t *testing.T) {
 			t.Errorf("tenant %s has %d customers, want 1", tenant.Name, n)
 		}
 	}
-	r.noSpecRefusals()
+	r.NoSpecRefusals()
 }
 
 // nudge asks for a pass now, as the webhook relay will on news from Stripe.
 func (r *rig) nudge(tenant *v1alpha1.StripeTenant) {
-	r.t.Helper()
-	r.update(tenant, func() {
+	r.T.Helper()
+	r.Update(tenant, func() {
 		if tenant.Annotations == nil {
 			tenant.Annotations = map[string]string{}
 		}
@@ -140,9 +140,9 @@ func (r *rig) nudge(tenant *v1alpha1.StripeTenant) {
 
 // eventually polls the tenant until done holds.
 func (r *rig) eventually(tenant *v1alpha1.StripeTenant, done func() bool) {
-	r.t.Helper()
-	controllertest.Eventually(r.t, controllertest.DefaultTimeout, func() error {
-		r.get(tenant)
+	r.T.Helper()
+	controllertest.Eventually(r.T, controllertest.DefaultTimeout, func() error {
+		r.Get(tenant)
 		if !done() {
 			return fmt.Errorf("not yet: status %+v", tenant.Status)
 		}
@@ -153,15 +153,15 @@ func (r *rig) eventually(tenant *v1alpha1.StripeTenant, done func() bool) {
 // pendingProrations counts the customer's pending proration invoice items, read from Stripe's
 // GET /v1/invoiceitems (the wrapper has no call for them: the operator never reads them).
 func (r *rig) pendingProrations(customer string) int {
-	r.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.emu.URL+"/v1/invoiceitems?pending=true&customer="+customer, nil)
+	r.T.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.Emu.URL+"/v1/invoiceitems?pending=true&customer="+customer, nil)
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	req.SetBasicAuth("sk_test_reader", "")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var list struct {
@@ -170,7 +170,7 @@ func (r *rig) pendingProrations(customer string) int {
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	n := 0
 	for _, item := range list.Data {
