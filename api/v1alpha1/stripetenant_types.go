@@ -71,15 +71,19 @@ const (
 	// ReasonSubscriptionPastDue: an invoice is unpaid (past_due or unpaid); the message names it and
 	// what the customer must do.
 	ReasonSubscriptionPastDue = "PastDue"
-	// ReasonSubscriptionIncomplete: the first payment has not succeeded yet (incomplete,
-	// incomplete_expired).
+	// ReasonSubscriptionIncomplete: the first payment has not succeeded yet (incomplete).
 	ReasonSubscriptionIncomplete = "Incomplete"
-	// ReasonSubscriptionCanceled: the subscription is canceled (or paused).
+	// ReasonSubscriptionCanceled: the subscription has ended (canceled, or incomplete_expired when its
+	// first invoice was never paid); a new one is created while spec.subscription is set.
 	ReasonSubscriptionCanceled = "Canceled"
+	// ReasonSubscriptionPaused: the subscription is paused (its trial ended without a payment method
+	// and the platform pauses such subscriptions); the customer must add one to resume it.
+	ReasonSubscriptionPaused = "SubscriptionPaused"
 	// ReasonNoSubscription: spec.subscription is not set.
 	ReasonNoSubscription = "NoSubscription"
-	// ReasonPlanNotAllowed: the plan cannot be subscribed to (it has a tenantRef, lives in another
-	// namespace, or has no price with the key).
+	// ReasonPlanNotAllowed: the plan cannot be subscribed to: it lives on a tenant's connected account
+	// (spec.tenantRef), or on another StripeConnection than the tenant. (The reference is local, so a
+	// plan of another namespace cannot be named; a missing price key is Terminal.)
 	ReasonPlanNotAllowed = "PlanNotAllowed"
 	// ReasonLinkNotAvailable: an onboarding link cannot be made (no spec.onboarding, or an
 	// account_update link where the platform does not collect requirements).

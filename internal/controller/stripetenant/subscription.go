@@ -359,6 +359,8 @@ func subscriptionVerdict(s *stripeapi.Subscription) verdict {
 		return verdict{metav1.ConditionFalse, v1alpha1.ReasonSubscriptionIncomplete, fmt.Sprintf("subscription %s is incomplete: %s awaits its first payment; the customer must add a payment method and pay it within 23 hours of creation, or the subscription expires", s.ID, invoice)}
 	case "unpaid":
 		return verdict{metav1.ConditionFalse, v1alpha1.ReasonSubscriptionPastDue, fmt.Sprintf("subscription %s is unpaid: Stripe stopped retrying %s; the customer must pay it", s.ID, invoice)}
+	case "paused":
+		return verdict{metav1.ConditionFalse, v1alpha1.ReasonSubscriptionPaused, fmt.Sprintf("subscription %s is paused (its trial ended without a payment method): the customer must add one to resume it", s.ID)}
 	case "canceled", "incomplete_expired":
 		return verdict{metav1.ConditionFalse, v1alpha1.ReasonSubscriptionCanceled, fmt.Sprintf("subscription %s has ended (%s)", s.ID, s.Status)}
 	}
