@@ -69,11 +69,12 @@ demo: envtest-assets ## Local control plane + Stripe emulator + operator; applie
 emulator: ## Run the Stripe emulator on 127.0.0.1:12111.
 	go run ./hack/stripe-emulator -addr 127.0.0.1:12111
 
-# Arguments for the benchmark (e.g. make bench-converge BENCH_ARGS='-plans 50').
+# Arguments for the benchmark (e.g. make bench-converge BENCH_ARGS='-plans 50', or
+# BENCH_ARGS='-scenario tenants' for 500 StripeTenants; -h lists the flags).
 BENCH_ARGS ?=
 
 .PHONY: bench-converge
-bench-converge: envtest-assets ## Benchmark: N BillingPlans applied at once against the rate-limited emulator; prints time to all-Ready vs the lower bound.
+bench-converge: envtest-assets ## Benchmark: N BillingPlans (or, with BENCH_ARGS='-scenario tenants', StripeTenants) applied at once against the rate-limited emulator; prints time to all-Ready vs the lower bound.
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go run ./hack/bench/converge $(BENCH_ARGS)
 
 ##@ Tools

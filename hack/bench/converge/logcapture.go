@@ -10,17 +10,17 @@ import (
 
 // failedPasses records, from the operator's own log, every pass that controller-runtime reports as
 // "Reconciler error" (the reconciler returned an error and the object is retried with backoff): by
-// controller and cause, and the BillingPlans whose pass failed on Stripe's 429. The log is the one
+// controller and cause, and the objects (by controller) whose pass failed on Stripe's 429. The log is the one
 // place that sees every failed pass; events cannot, because the events API folds repeated events of
 // one object and reason into one series and keeps only the first note.
 type failedPasses struct {
 	mu      sync.Mutex
-	byCause map[string]int64 // "BillingPlan 429", "BillingPlan other: <first words>"
-	plans   map[string]bool  // plans with a pass failed by a 429
+	byCause map[string]int64           // "BillingPlan 429", "BillingPlan other: <first words>"
+	by429   map[string]map[string]bool // controller -> names of objects with a pass failed by a 429
 }
 
 func newFailedPasses() *failedPasses {
-	return &failedPasses{byCause: map[string]int64{}, plans: map[string]bool{}}
+	return &failedPasses{byCause: map[string]int64{}, by429: map[string]map[string]bool{}}
 }
 
 func (f *failedPasses) record(values []any, err error, msg string) {
@@ -43,19 +43,23 @@ func (f *failedPasses) record(values []any, err error, msg string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byCause[controller+" "+cause]++
-	if cause == "429" && controller == "BillingPlan" {
-		f.plans[name] = true
+	if cause == "429" {
+		if f.by429[controller] == nil {
+			f.by429[controller] = map[string]bool{}
+		}
+		f.by429[controller][name] = true
 	}
 }
 
-func (f *failedPasses) snapshot() (map[string]int64, []string) {
+// snapshot returns the failed passes by cause and the names of controller's objects failed by a 429.
+func (f *failedPasses) snapshot(controller string) (map[string]int64, []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	causes := make(map[string]int64, len(f.byCause))
 	for k, v := range f.byCause {
 		causes[k] = v
 	}
-	return causes, sortedKeys(f.plans)
+	return causes, sortedKeys(f.by429[controller])
 }
 
 func firstWords(s string, n int) string {

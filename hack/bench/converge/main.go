@@ -1,11 +1,21 @@
-// Command converge is the convergence benchmark of DESIGN.md §5: N BillingPlans applied at once against
-// the Stripe emulator limited to R requests/s. It prints the time to all-Ready against the lower bound
-// (minimal Stripe calls / R), Stripe calls per plan by method and route, duplicates, 429s and API-server
-// writes per plan. It prints figures and PASS/SHORT against the targets; it never fails on a missed
-// target (it exits non-zero only when the run itself broke). `make bench-converge` runs it.
+// Command converge is the convergence benchmark of DESIGN.md §5. It has two scenarios (-scenario):
+//
+//   - plans (the default): N BillingPlans applied at once against the Stripe emulator limited to R
+//     requests/s. It prints the time to all-Ready against the lower bound (minimal Stripe calls / R),
+//     Stripe calls per plan by method and route, duplicates, 429s and API-server writes per plan. The
+//     operator's manager runs in this process, with controller.SetupAll.
+//   - tenants: N StripeTenants (each a Connect account, a customer and a subscription on the platform
+//     account) and the platform BillingPlans they subscribe to, applied at once against the same
+//     emulator. It prints the time to all-Synced against the lower bound, Stripe calls per tenant,
+//     duplicates, 429s, the operator's resident memory per 1,000 objects, and what the onboarding
+//     rechecks of tenants that stay mid-onboarding cost. The manager (./cmd) runs as its own OS process
+//     so that its RSS is its own (tenants.go, process.go).
+//
+// It prints figures and PASS/SHORT against the targets; it never fails on a missed target (it exits
+// non-zero only when the run itself broke). `make bench-converge` runs it.
 //
 // Everything runs in this process except the control plane: kube-apiserver and etcd (testenv, from
-// KUBEBUILDER_ASSETS), the emulator on 127.0.0.1, and the operator's manager with controller.SetupAll.
+// KUBEBUILDER_ASSETS), the emulator on 127.0.0.1, and (plans) the operator's manager.
 package main
 
 import (
@@ -32,41 +42,88 @@ import (
 	"github.com/cloudip/stripe-operator/internal/testenv"
 )
 
+// Scenarios of -scenario.
+const (
+	scenarioPlans   = "plans"
+	scenarioTenants = "tenants"
+)
+
 type options struct {
-	plans       int
-	prices      int
-	rate        float64
-	budget      int
-	burst       int
-	concurrency int
-	creators    int
-	timeout     time.Duration
-	settle      time.Duration
-	specCheck   bool
-	logLevel    int
+	scenario          string
+	plans             int
+	prices            int
+	tenants           int
+	rate              float64
+	budget            int
+	burst             int
+	concurrency       int
+	tenantConcurrency int
+	creators          int
+	timeout           time.Duration
+	settle            time.Duration
+	specCheck         bool
+	kubeProxy         bool
+	logLevel          int
 }
 
 func main() {
 	var o options
-	flag.IntVar(&o.plans, "plans", 200, "BillingPlans applied at once.")
-	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys).")
+	flag.StringVar(&o.scenario, "scenario", scenarioPlans, "What is applied at once: plans (N BillingPlans, the manager in this process) or tenants (N StripeTenants and the platform plans they subscribe to, the manager as its own process, for its RSS).")
+	flag.IntVar(&o.plans, "plans", 200, "BillingPlans applied at once; -scenario tenants: 5 unless set (the platform plans the tenants subscribe to, round robin).")
+	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys); -scenario tenants: 2 unless set.")
+	flag.IntVar(&o.tenants, "tenants", 500, "-scenario tenants: StripeTenants applied at once (Express, US, card_payments + transfers + us_bank_account_ach_payments, a billing email and spec.subscription).")
 	flag.Float64Var(&o.rate, "rate", 25, "The emulator's rate limit, requests/s (Stripe's test-mode limit is 25).")
 	flag.IntVar(&o.budget, "budget", 0, "The StripeConnection's requestsPerSecond (default: -rate).")
 	flag.IntVar(&o.burst, "burst", 0, "The StripeConnection's rateLimit.burst (default: unset, the operator's default of 4/5 of a second's worth).")
-	flag.IntVar(&o.concurrency, "concurrency", 8, "BillingPlan MaxConcurrentReconciles.")
-	flag.IntVar(&o.creators, "creators", 8, "Goroutines creating the plans (they are applied at once).")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "Give up waiting for all-Ready after this long (the report is still printed).")
-	flag.DurationVar(&o.settle, "settle", 3*time.Second, "After all-Ready, keep the operator running this long and report what it still sends.")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "BillingPlan MaxConcurrentReconciles; -scenario tenants: 4 unless set.")
+	flag.IntVar(&o.tenantConcurrency, "tenant-concurrency", 8, "-scenario tenants: StripeTenant MaxConcurrentReconciles.")
+	flag.IntVar(&o.creators, "creators", 8, "Goroutines creating the objects (they are applied at once).")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "Give up waiting for all-Ready (all-Synced) after this long (the report is still printed).")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "After all-Ready (all-Synced), keep the operator running this long and report what it still sends; -scenario tenants: 60s unless set (the window the onboarding rechecks are measured over).")
 	flag.BoolVar(&o.specCheck, "spec-check", true, "Check every request against Stripe's OpenAPI spec in the emulator (stripe-mock), as in tests.")
+	flag.BoolVar(&o.kubeProxy, "kube-proxy", true, "-scenario tenants: the manager process reaches the API server through a proxy in this process that counts its writes; false: straight, with the testenv kubeconfig (writes not counted).")
 	flag.IntVar(&o.logLevel, "v", 0, "Operator log verbosity: 0 errors only (no stack traces), 1 info, 2 the reconcilers' V(1) lines.")
+	flag.Usage = usage
 	flag.Parse()
+	if o.scenario == scenarioTenants {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		tenantDefaults(&o, set)
+	}
 	if o.budget == 0 {
 		o.budget = int(o.rate + 0.5)
 	}
-	if err := run(o); err != nil {
+	var err error
+	switch o.scenario {
+	case scenarioPlans:
+		err = run(o)
+	case scenarioTenants:
+		err = runTenants(o)
+	default:
+		err = fmt.Errorf("-scenario %q: want %s or %s", o.scenario, scenarioPlans, scenarioTenants)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-converge:", err)
 		os.Exit(1)
 	}
+}
+
+func usage() {
+	out := flag.CommandLine.Output()
+	_, _ = fmt.Fprintf(out, `Usage: converge [-scenario plans|tenants] [flags]   (make bench-converge BENCH_ARGS='...')
+
+The convergence benchmark (DESIGN.md §5). One scenario per run; plans is the default.
+  plans    -plans BillingPlans with -prices prices each, applied at once against the emulator limited to
+           -rate req/s: time to all-Ready vs the lower bound, Stripe calls per plan, duplicates, 429s,
+           API-server writes. The manager runs in this process.
+  tenants  -tenants StripeTenants subscribed (round robin) to -plans platform BillingPlans, applied at
+           once: time to all-Synced vs the lower bound, Stripe calls per tenant, duplicates, 429s, the
+           manager's RSS per 1,000 objects (it runs as its own process), and the cost of the onboarding
+           rechecks over -settle. Its defaults: -plans 5 -prices 2 -concurrency 4 -settle 60s.
+
+Flags:
+`)
+	flag.PrintDefaults()
 }
 
 // measurement is what the run observed; report prints it.
@@ -142,7 +199,7 @@ func run(o options) error {
 		return err
 	}
 	m.afterSettle, m.writesSettle, m.httpSettle = emu.Stats(), mgr.writes.snapshot(), mgr.httpWrites.snapshot()
-	events, err := readPlanEvents(ctx, env.Client, namespace)
+	events, err := readEvents(ctx, env.Client, namespace, "BillingPlan")
 	if err != nil {
 		return err
 	}

@@ -22,14 +22,14 @@ const (
 	maxListedPlans   = 20
 )
 
-func report(m *measurement, dups duplicates, events planEvents, fp *failedPasses, b budget) {
+func report(m *measurement, dups duplicates, events kindEvents, fp *failedPasses, b budget) {
 	ratio := reportConvergence(m)
 	reportStripe(m, b)
 	reportBucket(m, b)
 	reportWrites(m, events)
 	notReady := reportNotReady(m)
 
-	causes, failedPlans := fp.snapshot()
+	causes, failedPlans := fp.snapshot("BillingPlan")
 	fmt.Printf("\n== Failed passes (controller-runtime's \"Reconciler error\"; each is retried with backoff): %s\n", formatCounts(causes))
 	failed := map[string]bool{}
 	for _, name := range append(failedPlans, events.failedBy429...) {
@@ -128,41 +128,23 @@ func reportStripe(m *measurement, b budget) {
 
 // reportBucket prints where the time went: requests per second and the waits on the token bucket.
 func reportBucket(m *measurement, b budget) {
-	limit := limitOf(m.o)
 	fmt.Printf("\n== Token bucket\n")
-	saturated, windows := 0, 0
-	for i, c := range m.perSecond {
-		if i == 0 {
-			continue // the burst
-		}
-		windows++
-		if float64(c) >= saturatedFactor*limit {
-			saturated++
-		}
-	}
-	fmt.Printf("  Stripe requests per 1 s window from the first create: ")
-	if len(m.perSecond) <= maxListedWindows {
-		fmt.Printf("%v\n", m.perSecond)
-	} else {
-		s := sortedCopy(m.perSecond)
-		fmt.Printf("%d windows, min %d, median %d, max %d\n", len(s), s[0], percentile(s, 0.5), s[len(s)-1])
-	}
-	fmt.Printf("  windows at >= %.0f%% of %g req/s (the first, the burst, left out): %d of %d\n", saturatedFactor*100, limit, saturated, windows)
+	printRequestWindows(m.perSecond, limitOf(m.o))
 	fmt.Printf("  waits on the connection's bucket: %g requests, mean %.0f ms, %.0f%% waited > 10 ms, %.0f%% > 100 ms\n",
 		b.requests, b.meanWait*1000, b.over10ms*100, b.over100ms*100)
 	fmt.Printf("  operator calls by outcome: %s\n", formatFloatCounts(b.calls))
 }
 
 // reportWrites prints the API-server writes, per plan where they are a plan's.
-func reportWrites(m *measurement, events planEvents) {
+func reportWrites(m *measurement, events kindEvents) {
 	n := float64(m.o.plans)
 	fmt.Printf("\n== API-server writes by the manager's client (interceptor), total and per plan (at all-Ready)\n")
-	printWrites(m.writesReady, m.writesSettle, n, func(key string) bool { return strings.Contains(key, " BillingPlan") })
+	printWrites(m.writesReady, m.writesSettle, n, "plan", func(key string) bool { return strings.Contains(key, " BillingPlan") })
 	fmt.Printf("  every HTTP write the manager process sent (its client and its event recorder):\n")
-	printWrites(m.httpReady, m.httpSettle, n, func(key string) bool {
+	printWrites(m.httpReady, m.httpSettle, n, "plan", func(key string) bool {
 		return strings.Contains(key, "billingplans") || strings.HasSuffix(key, " events")
 	})
-	fmt.Printf("  Event objects about plans, by reason (repeats of a reason fold into one series): %s\n", formatIntCounts(events.byReason, n))
+	fmt.Printf("  Event objects about plans, by reason (repeats of a reason fold into one series): %s\n", formatIntCounts(events.byReason, n, "plan"))
 }
 
 // reportNotReady lists the plans not Ready with their conditions, and returns them.
@@ -175,6 +157,28 @@ func reportNotReady(m *measurement) []notReadyPlan {
 	}
 	printFirst(lines)
 	return notReady
+}
+
+// printRequestWindows prints the Stripe requests of each 1 s window and how many were saturated.
+func printRequestWindows(perSecond []int64, limit float64) {
+	saturated, windows := 0, 0
+	for i, c := range perSecond {
+		if i == 0 {
+			continue // the burst
+		}
+		windows++
+		if float64(c) >= saturatedFactor*limit {
+			saturated++
+		}
+	}
+	fmt.Printf("  Stripe requests per 1 s window from the first create: ")
+	if len(perSecond) <= maxListedWindows {
+		fmt.Printf("%v\n", perSecond)
+	} else {
+		s := sortedCopy(perSecond)
+		fmt.Printf("%d windows, min %d, median %d, max %d\n", len(s), s[0], percentile(s, 0.5), s[len(s)-1])
+	}
+	fmt.Printf("  windows at >= %.0f%% of %g req/s (the first, the burst, left out): %d of %d\n", saturatedFactor*100, limit, saturated, windows)
 }
 
 func printFirst(lines []string) {
@@ -226,18 +230,19 @@ func notReadyPlans(m *measurement) []notReadyPlan {
 	return out
 }
 
-func printWrites(atReady, afterSettle map[string]int64, n float64, perPlan func(string) bool) {
+// printWrites prints write counters, per object (unit) where mine says the key is the objects'.
+func printWrites(atReady, afterSettle map[string]int64, n float64, unit string, mine func(string) bool) {
 	var total int64
 	for _, key := range sortedKeys(atReady) {
 		c := atReady[key]
 		total += c
-		if perPlan(key) {
-			fmt.Printf("    %-40s %6d  %6.3f/plan\n", key, c, float64(c)/n)
+		if mine(key) {
+			fmt.Printf("    %-40s %6d  %6.3f/%s\n", key, c, float64(c)/n, unit)
 		} else {
-			fmt.Printf("    %-40s %6d  (not a plan's)\n", key, c)
+			fmt.Printf("    %-40s %6d  (not a %s's)\n", key, c, unit)
 		}
 	}
-	fmt.Printf("    %-40s %6d  %6.3f/plan\n", "total", total, float64(total)/n)
+	fmt.Printf("    %-40s %6d  %6.3f/%s\n", "total", total, float64(total)/n, unit)
 	if delta := formatDelta(atReady, afterSettle); delta != noneText {
 		fmt.Printf("    after all-Ready: %s\n", delta)
 	}
@@ -272,10 +277,10 @@ func formatFloatCounts(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-func formatIntCounts(m map[string]int, n float64) string {
+func formatIntCounts(m map[string]int, n float64, unit string) string {
 	parts := make([]string, 0, len(m))
 	for _, k := range sortedKeys(m) {
-		parts = append(parts, fmt.Sprintf("%s %d (%.2f/plan)", k, m[k], float64(m[k])/n))
+		parts = append(parts, fmt.Sprintf("%s %d (%.2f/%s)", k, m[k], float64(m[k])/n, unit))
 	}
 	if len(parts) == 0 {
 		return noneText

@@ -74,24 +74,86 @@ func findDuplicates(ctx context.Context, baseURL string, plans []v1alpha1.Billin
 	return d, nil
 }
 
-// planEvents are the Event objects about the namespace's BillingPlans. The events API folds the events
-// of one object with the same type, reason and action into one Event and a series (the note of the
-// first is kept; client-go writes series counts only every few minutes): objects, not occurrences.
-type planEvents struct {
-	byReason    map[string]int
-	failedBy429 []string // plans with a SyncFailed event naming Stripe's 429
+// tenantDuplicates counts, per tenant UID (the cloudip_uid metadata), the accounts, customers and
+// subscriptions in Stripe beyond one, and the tenants missing one.
+type tenantDuplicates struct {
+	extra, missing map[string]int // by object: account, customer, subscription
+	details        []string
 }
 
-// readPlanEvents lists the events (events.k8s.io/v1, what the operator's recorder writes) about plans.
-func readPlanEvents(ctx context.Context, kube client.Client, namespace string) (planEvents, error) {
-	out := planEvents{byReason: map[string]int{}}
+func (d tenantDuplicates) total() int {
+	n := 0
+	for _, c := range d.extra {
+		n += c
+	}
+	return n
+}
+
+// findTenantDuplicates lists every connected account, customer and subscription of the platform (an
+// unlimited-budget client: the emulator's limit must be lifted first) and counts them by tenant UID.
+func findTenantDuplicates(ctx context.Context, baseURL string, tenants []v1alpha1.StripeTenant) (tenantDuplicates, error) {
+	d := tenantDuplicates{extra: map[string]int{}, missing: map[string]int{}}
+	stripe, err := stripeapi.New(stripeapi.Config{Name: "bench-reader", APIKey: "sk_test_bench_reader", BaseURL: baseURL,
+		Budget: stripeapi.Budget{RequestsPerSecond: 10000}})
+	if err != nil {
+		return d, err
+	}
+	byUID := map[string]map[string]int{"account": {}, "customer": {}, "subscription": {}}
+	accounts, err := stripe.ListAccounts(ctx, stripeapi.AccountListParams{})
+	if err != nil {
+		return d, fmt.Errorf("list accounts: %w", err)
+	}
+	for _, a := range accounts {
+		byUID["account"][a.Metadata[stripeapi.MetadataKeyUID]]++
+	}
+	customers, err := stripe.ListCustomers(ctx, stripeapi.CustomerListParams{})
+	if err != nil {
+		return d, fmt.Errorf("list customers: %w", err)
+	}
+	for _, c := range customers {
+		byUID["customer"][c.Metadata[stripeapi.MetadataKeyUID]]++
+	}
+	subscriptions, err := stripe.ListSubscriptions(ctx, stripeapi.SubscriptionListParams{})
+	if err != nil {
+		return d, fmt.Errorf("list subscriptions: %w", err)
+	}
+	for _, s := range subscriptions {
+		byUID["subscription"][s.Metadata[stripeapi.MetadataKeyUID]]++
+	}
+	for _, t := range tenants {
+		for _, object := range []string{"account", "customer", "subscription"} {
+			switch n := byUID[object][string(t.UID)]; {
+			case n == 0:
+				d.missing[object]++
+			case n > 1:
+				d.extra[object] += n - 1
+				d.details = append(d.details, fmt.Sprintf("%s: %d %ss", t.Name, n, object))
+			}
+		}
+	}
+	sort.Strings(d.details)
+	return d, nil
+}
+
+// kindEvents are the Event objects about the namespace's objects of one kind. The events API folds the events
+// of one object with the same type, reason and action into one Event and a series (the note of the
+// first is kept; client-go writes series counts only every few minutes): objects, not occurrences.
+type kindEvents struct {
+	byReason    map[string]int
+	failedBy429 []string // objects with a SyncFailed event naming Stripe's 429
+}
+
+// readEvents lists the events (events.k8s.io/v1, what the operator's recorder writes) about the
+// namespace's objects of kind.
+func readEvents(ctx context.Context, kube client.Client, namespace, kind string) (kindEvents, error) {
+	out := kindEvents{byReason: map[string]int{}}
 	var list eventsv1.EventList
 	if err := kube.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return out, fmt.Errorf("list events: %w", err)
 	}
 	failed := map[string]bool{}
 	for _, e := range list.Items {
-		if e.Regarding.Kind != "BillingPlan" {
+		if e.Regarding.Kind != kind {
 			continue
 		}
 		out.byReason[e.Type+" "+e.Reason]++
