@@ -34,15 +34,15 @@ type Observation struct {
 	ExternalID string
 	// Diff names what differs when UpToDate is false, for the event and the log ("price monthly: nickname").
 	Diff string
-	// Recheck, when set, asks for the object to be observed again sooner than the resync: something
-	// outside the cluster is in progress (a tenant's onboarding) or a time is coming (a link expires, a
-	// requirement falls due). The reconciler bounds it and backs it off; nil means the resync will do.
-	Recheck *Recheck
 }
 
-// Recheck is an adapter's request to be observed again soon. The reconciler turns it into a delay that
-// starts at MinRecheckDelay and doubles on every pass that asks again for the same Why, up to
-// MaxRecheckDelay, so a tenant that takes a week to onboard costs a few reads an hour, not thousands.
+// Recheck is an adapter's request to be observed again sooner than the resync: something outside the
+// cluster is in progress (a tenant's onboarding) or a time is coming (a requirement falls due). The
+// reconciler turns it into a delay that starts at MinRecheckDelay and doubles on every pass that asks
+// again for the same Why, up to MaxRecheckDelay, so a tenant that takes a week to onboard costs a few
+// reads an hour, not thousands; and it spaces the rechecks of all of a kind's waiting objects so that
+// together they make at most Options.RecheckRate passes a second, so a thousand tenants onboarding at
+// once never crowd out the writes that share their connection's budget.
 type Recheck struct {
 	// Why names what is awaited ("onboarding", "requirements due"). The backoff restarts when it changes.
 	Why string
@@ -57,6 +57,10 @@ type Readiness struct {
 	Ready   bool
 	Reason  string
 	Message string
+	// Recheck, when set, asks for the object to be observed again soon (see Recheck). It is part of
+	// the verdict because it is made at the end of the pass, on what the pass wrote: right after a
+	// create, a tenant's new account is already waiting for onboarding.
+	Recheck *Recheck
 }
 
 // ExternalClient manages one kind of Stripe object for one Kubernetes object, for the length of one

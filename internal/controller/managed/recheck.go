@@ -20,7 +20,8 @@ const (
 // forgets an object as soon as a pass no longer asks; a restart simply starts again at seconds.
 type rechecks struct {
 	mu      sync.Mutex
-	waiting map[types.UID]recheckState
+	waiting map[types.NamespacedName]recheckState
+	rate    float64 // passes per second, for all waiting objects together
 }
 
 type recheckState struct {
@@ -28,20 +29,31 @@ type recheckState struct {
 	attempts int
 }
 
-func newRechecks() *rechecks { return &rechecks{waiting: map[types.UID]recheckState{}} }
+// DefaultRecheckRate bounds the rechecks of one kind: half a pass a second (a tenant's pass reads
+// three objects, so 1.5 reads/s: 6% of Stripe's test-mode limit, 1.5% of live mode's).
+const DefaultRecheckRate = 0.5
+
+func newRechecks(rate float64) *rechecks {
+	if rate <= 0 {
+		rate = DefaultRecheckRate
+	}
+	return &rechecks{waiting: map[types.NamespacedName]recheckState{}, rate: rate}
+}
 
 // delay returns when to observe the object again, given what its adapter asked for this pass: the
 // backoff for the number of passes that asked in a row for the same reason, shortened to reach
-// NotAfter, never below MinRecheckDelay, jittered by up to 10% so that many tenants created together
-// spread out. A nil request forgets the object and returns 0.
-func (c *rechecks) delay(uid types.UID, request *Recheck, now time.Time) time.Duration {
+// NotAfter, never below MinRecheckDelay; then at least as long as it takes the kind's rate to go once
+// round every waiting object (500 onboarding tenants at 0.5 passes/s: 1,000 s each), so the sum of
+// all rechecks stays within the rate whatever their number; jittered by up to 10% so that many
+// tenants created together spread out. A nil request forgets the object and returns 0.
+func (c *rechecks) delay(key types.NamespacedName, request *Recheck, now time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if request == nil {
-		delete(c.waiting, uid)
+		delete(c.waiting, key)
 		return 0
 	}
-	state := c.waiting[uid]
+	state := c.waiting[key]
 	if state.why != request.Why {
 		state = recheckState{why: request.Why}
 	}
@@ -50,16 +62,16 @@ func (c *rechecks) delay(uid types.UID, request *Recheck, now time.Time) time.Du
 		delay = min(MinRecheckDelay<<state.attempts, MaxRecheckDelay)
 	}
 	state.attempts++
-	c.waiting[uid] = state
+	c.waiting[key] = state
 	if !request.NotAfter.IsZero() {
 		delay = min(delay, request.NotAfter.Sub(now))
 	}
-	delay = max(delay, MinRecheckDelay)
+	delay = max(delay, MinRecheckDelay, time.Duration(float64(len(c.waiting))/c.rate*float64(time.Second)))
 	return delay + time.Duration(rand.Float64()*0.1*float64(delay))
 }
 
-func (c *rechecks) forget(uid types.UID) {
+func (c *rechecks) forget(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.waiting, uid)
+	delete(c.waiting, key)
 }

@@ -74,6 +74,9 @@ type Options struct {
 	ClusterID string
 	// Resync is how often an object in sync is observed again (jittered by up to 10%). Default 10 h.
 	Resync time.Duration
+	// RecheckRate bounds the adapter-asked rechecks of all of this kind's objects together, in passes
+	// per second (default DefaultRecheckRate).
+	RecheckRate float64
 }
 
 // NewReconciler returns a Reconciler for one kind.
@@ -83,7 +86,7 @@ func NewReconciler(kube client.Client, connections *Connections, recorder events
 	}
 	return &Reconciler{
 		kube: kube, connections: connections, connecter: o.Connecter, kind: o.Kind, registry: o.Registry,
-		recorder: recorder, clusterID: o.ClusterID, resync: o.Resync, rechecks: newRechecks(),
+		recorder: recorder, clusterID: o.ClusterID, resync: o.Resync, rechecks: newRechecks(o.RecheckRate),
 	}
 }
 
@@ -91,6 +94,9 @@ func NewReconciler(kube client.Client, connections *Connections, recorder events
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	obj := r.kind.New()
 	if err := r.kube.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.rechecks.forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	statusBefore, err := statusOf(obj)
@@ -165,7 +171,7 @@ func (r *Reconciler) releaseWithoutStripe(ctx context.Context, obj Object) (bool
 	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
 		return true, reconcile.Result{}, nil
 	}
-	r.rechecks.forget(obj.GetUID())
+	r.rechecks.forget(client.ObjectKeyFromObject(obj))
 	if waiting, err := r.waitForUsers(ctx, obj); waiting || err != nil {
 		return true, reconcile.Result{RequeueAfter: inUseRequeue}, err
 	}
@@ -196,8 +202,7 @@ func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClien
 	case deleting:
 		return reconcile.Result{}, r.delete(ctx, obj, external, observation)
 	case v1alpha1.ObserveOnly(obj):
-		r.observeOnly(obj, external, observation)
-		return r.requeue(obj, observation), nil
+		return r.requeue(obj, r.observeOnly(obj, external, observation)), nil
 	case !observation.Exists:
 		if err := r.create(ctx, obj, external); err != nil {
 			return reconcile.Result{}, err
@@ -209,8 +214,9 @@ func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClien
 		r.event(obj, corev1.EventTypeNormal, EventUpdated, "brought Stripe in line with the spec: %s", observation.Diff)
 	}
 	setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "Stripe matches the spec")
-	r.setReady(obj, readinessOf(external, obj))
-	return r.requeue(obj, observation), nil
+	readiness := readinessOf(external, obj)
+	r.setReady(obj, readiness)
+	return r.requeue(obj, readiness.Recheck), nil
 }
 
 // connect decides the object's connection and builds the adapter's client for this pass.
@@ -243,9 +249,9 @@ func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (Ex
 }
 
 // requeue is the resync, or sooner when the adapter asked to be rechecked.
-func (r *Reconciler) requeue(obj Object, observation Observation) reconcile.Result {
+func (r *Reconciler) requeue(obj Object, recheck *Recheck) reconcile.Result {
 	resync := r.jitteredResync()
-	if delay := r.rechecks.delay(obj.GetUID(), observation.Recheck, time.Now()); delay > 0 && delay < resync {
+	if delay := r.rechecks.delay(client.ObjectKeyFromObject(obj), recheck, time.Now()); delay > 0 && delay < resync {
 		return reconcile.Result{RequeueAfter: delay}
 	}
 	return reconcile.Result{RequeueAfter: resync}
@@ -339,19 +345,24 @@ func (r *Reconciler) delete(ctx context.Context, obj Object, external ExternalCl
 }
 
 // observeOnly reports what Observe read without writing to Stripe (import and audit). Objects that
-// differ from the spec are not Ready: they are not what the spec declares, and nothing will make them so.
-func (r *Reconciler) observeOnly(obj Object, external ExternalClient, observation Observation) {
+// differ from the spec are not Ready: they are not what the spec declares, and nothing will make them
+// so. It returns the verdict, whose recheck still applies (an imported tenant still onboards).
+func (r *Reconciler) observeOnly(obj Object, external ExternalClient, observation Observation) *Recheck {
 	switch {
 	case !observation.Exists:
 		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonObserving, fmt.Sprintf("managementPolicy Observe: no Stripe object found; set the %s annotation to the id to import", v1alpha1.AnnotationExternalName))
 		r.setReady(obj, Readiness{Reason: v1alpha1.ReasonObserving, Message: "nothing to observe yet"})
+		return nil
 	case !observation.UpToDate:
 		message := "managementPolicy Observe: Stripe differs from the spec and is left as it is: " + observation.Diff
 		setSynced(obj, metav1.ConditionFalse, v1alpha1.ReasonObserving, message)
 		r.setReady(obj, Readiness{Reason: v1alpha1.ReasonObserving, Message: message})
+		return readinessOf(external, obj).Recheck
 	default:
 		setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonObserving, "managementPolicy Observe: Stripe matches the spec")
-		r.setReady(obj, readinessOf(external, obj))
+		readiness := readinessOf(external, obj)
+		r.setReady(obj, readiness)
+		return readiness.Recheck
 	}
 }
 

@@ -2,10 +2,12 @@ package managed
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -183,17 +185,46 @@ func TestRecheckDelay(t *testing.T) {
 		{nil, 0},
 		{onboarding, 5 * time.Second},
 	}
-	c := newRechecks()
+	c := newRechecks(DefaultRecheckRate)
+	key := types.NamespacedName{Namespace: "team", Name: "acme"}
 	for i, step := range steps {
-		got := c.delay("uid", step.request, now)
+		got := c.delay(key, step.request, now)
 		if got < step.wantBase || got > step.wantBase+step.wantBase/10 {
 			t.Errorf("step %d: delay %s, want %s (+10%%)", i, got, step.wantBase)
 		}
 	}
 	for range 20 {
-		c.delay("uid", onboarding, now)
+		c.delay(key, onboarding, now)
 	}
-	if got := c.delay("uid", onboarding, now); got > MaxRecheckDelay+MaxRecheckDelay/10 {
+	if got := c.delay(key, onboarding, now); got > MaxRecheckDelay+MaxRecheckDelay/10 {
 		t.Errorf("after many passes delay %s, want at most %s", got, MaxRecheckDelay)
+	}
+}
+
+// Pins the kind-wide bound: however many objects wait, their rechecks together stay within the rate,
+// so a thousand onboarding tenants never crowd out the writes that share their connection's budget.
+func TestRecheckRateBoundsAllWaiting(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	cases := map[string]struct {
+		waiting  int
+		rate     float64
+		wantBase time.Duration // the delay of the last object's first recheck, before jitter
+	}{
+		"one waiting: the backoff's first step":                 {waiting: 1, rate: 0.5, wantBase: MinRecheckDelay},
+		"ten waiting at 0.5/s: 20 s":                            {waiting: 10, rate: 0.5, wantBase: 20 * time.Second},
+		"500 waiting at 0.5/s: 1,000 s, past the backoff's cap": {waiting: 500, rate: 0.5, wantBase: 1000 * time.Second},
+		"500 waiting at 5/s: 100 s":                             {waiting: 500, rate: 5, wantBase: 100 * time.Second},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := newRechecks(tc.rate)
+			var got time.Duration
+			for i := range tc.waiting {
+				got = c.delay(types.NamespacedName{Name: fmt.Sprint(i)}, &Recheck{Why: "onboarding"}, now)
+			}
+			if got < tc.wantBase || got > tc.wantBase+tc.wantBase/10 {
+				t.Errorf("delay %s, want %s (+10%%)", got, tc.wantBase)
+			}
+		})
 	}
 }

@@ -97,7 +97,6 @@ func (e *external) Observe(ctx context.Context, obj managed.Object) (managed.Obs
 	}
 	return managed.Observation{
 		Exists: true, UpToDate: len(diff) == 0, ExternalID: account.ID, Diff: strings.Join(diff, "; "),
-		Recheck: recheck(t, account, now),
 	}, nil
 }
 
@@ -217,9 +216,15 @@ func (e *external) Update(ctx context.Context, obj managed.Object) error {
 	return e.syncSubscription(ctx, t)
 }
 
-// Readiness reports a tenant Ready when its account can take charges and receive payouts.
+// Readiness reports a tenant Ready when its account can take charges and receive payouts, and asks
+// to be rechecked while it onboards (also right after the create: the new account is onboarding).
 func (e *external) Readiness(obj managed.Object) managed.Readiness {
-	return readiness(obj.(*v1alpha1.StripeTenant))
+	t := obj.(*v1alpha1.StripeTenant)
+	verdict := readiness(t)
+	if e.account != nil {
+		verdict.Recheck = recheck(t, e.account, e.now())
+	}
+	return verdict
 }
 
 func (e *external) tags(component string) stripeapi.Tags {

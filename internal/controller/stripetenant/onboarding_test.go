@@ -156,3 +156,31 @@ func assertNowhereBut(t *testing.T, tenant *v1alpha1.StripeTenant, url string) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// Pins that a tenant is rechecked from its very first pass: the pass that creates the account asks
+// for the onboarding recheck (made on the account it just created), so a tenant that nobody touches
+// after applying it still reaches ChargesEnabled once Stripe verifies it.
+func TestNewTenantNeedsNoNudge(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	tenant := r.tenant("untouched")
+	r.Create(tenant)
+	r.synced(tenant)
+	reads := r.Requests("GET /v1/accounts/")
+	if _, err := r.Emu.CompleteOnboarding(tenant.Status.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Kubectl("wait", "-n", r.NS, "--for=condition=ChargesEnabled", "stripetenant/untouched", "--timeout=60s"); err != nil {
+		t.Fatalf("kubectl wait: %v\n%s", err, out)
+	}
+	if r.Requests("GET /v1/accounts/") == reads {
+		t.Error("ChargesEnabled without a read of the account")
+	}
+	// Done onboarding: no more rechecks.
+	r.wait(tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	settled := r.Requests("GET /v1/accounts/")
+	time.Sleep(7 * time.Second) // past the next step of the cadence
+	if n := r.Requests("GET /v1/accounts/") - settled; n != 0 {
+		t.Errorf("%d account reads after onboarding finished, want none until the resync", n)
+	}
+	r.NoSpecRefusals()
+}

@@ -117,7 +117,10 @@ func recheck(t *v1alpha1.StripeTenant, account *stripeapi.Account, now time.Time
 	if !onboarding {
 		return nil
 	}
-	out := &managed.Recheck{Why: "onboarding"}
+	// The reason names the stage, so that progress (details submitted, a verification started)
+	// restarts the backoff at seconds: a tenant that moves is watched closely, one that stalls less so.
+	out := &managed.Recheck{Why: fmt.Sprintf("onboarding: submitted %t, %d due, %d past due, %d verifying, charges %t, payouts %t",
+		account.DetailsSubmitted, len(r.CurrentlyDue), len(r.PastDue), len(r.PendingVerification), account.ChargesEnabled, account.PayoutsEnabled)}
 	if d := r.CurrentDeadline; !d.IsZero() && d.After(now) {
 		out.NotAfter = d
 	}
