@@ -84,7 +84,11 @@ func run() error {
 	defer manager.stop()
 	go func() {
 		<-manager.done
-		cancel(fmt.Errorf("%w (%v); its log is %s", errManagerExited, manager.err, logPath))
+		if manager.err != nil {
+			cancel(fmt.Errorf("%w (%w); its log is %s", errManagerExited, manager.err, logPath))
+			return
+		}
+		cancel(fmt.Errorf("%w; its log is %s", errManagerExited, logPath))
 	}()
 
 	step("kubectl apply --server-side -f " + o.samples)

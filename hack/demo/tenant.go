@@ -95,97 +95,135 @@ func (c overHTTP) onboarding(ctx context.Context, account, stage string) error {
 // demoTenant waits for the tenant's objects, shows it mid-onboarding, asks for a link, finishes
 // onboarding in the emulator and waits for charges, then shows the tenant and its subscription.
 func demoTenant(ctx context.Context, env *testenv.Env, control onboarding, t tenantDemo) error {
-	ns, wait := []string{"-n", t.namespace}, "--timeout="+seconds(t.timeout)
-	get := func(jsonpath string) (string, error) {
-		return kubectlOutput(ctx, env, append(ns, "get", t.ref(), "-o", "jsonpath="+jsonpath)...)
+	d := tenantSteps{ctx: ctx, env: env, t: t, ns: []string{"-n", t.namespace}, wait: "--timeout=" + seconds(t.timeout)}
+	for _, stage := range []func() error{d.midOnboarding, d.link, func() error { return d.finishOnboarding(control) }, d.subscription} {
+		if err := stage(); err != nil {
+			return err
+		}
 	}
-	condition := func(conditionType string) string {
-		return fmt.Sprintf(`{.status.conditions[?(@.type=="%s")].message}`, conditionType)
-	}
+	return nil
+}
 
-	step(fmt.Sprintf("kubectl wait -n %s --for=condition=Synced %s %s (its account, customer and subscription are created)", t.namespace, t.ref(), wait))
-	if err := kubectl(ctx, env, append(ns, "wait", "--for=condition=Synced", t.ref(), wait)...); err != nil {
+// tenantSteps are the stages of the tenant's demo, each what a person would type.
+type tenantSteps struct {
+	ctx  context.Context
+	env  *testenv.Env
+	t    tenantDemo
+	ns   []string
+	wait string
+}
+
+func (d tenantSteps) kubectl(args ...string) error {
+	return kubectl(d.ctx, d.env, append(d.ns, args...)...)
+}
+
+func (d tenantSteps) get(jsonpath string) (string, error) {
+	return kubectlOutput(d.ctx, d.env, append(d.ns, "get", d.t.ref(), "-o", "jsonpath="+jsonpath)...)
+}
+
+func conditionMessage(conditionType string) string {
+	return fmt.Sprintf(`{.status.conditions[?(@.type=="%s")].message}`, conditionType)
+}
+
+// midOnboarding waits for the tenant's Stripe objects and describes it: what is due, how to get a link.
+func (d tenantSteps) midOnboarding() error {
+	step(fmt.Sprintf("kubectl wait -n %s --for=condition=Synced %s %s (its account, customer and subscription are created)", d.t.namespace, d.t.ref(), d.wait))
+	if err := d.kubectl("wait", "--for=condition=Synced", d.t.ref(), d.wait); err != nil {
 		return err
 	}
-	step(fmt.Sprintf("kubectl describe -n %s %s (mid-onboarding: what is due, and how to get a link)", t.namespace, t.ref()))
-	if err := kubectl(ctx, env, append(ns, "describe", t.ref())...); err != nil {
-		return err
-	}
+	step(fmt.Sprintf("kubectl describe -n %s %s (mid-onboarding: what is due, and how to get a link)", d.t.namespace, d.t.ref()))
+	return d.kubectl("describe", d.t.ref())
+}
 
+// link asks for an onboarding link with the annotation and shows where it went.
+func (d tenantSteps) link() error {
+	t := d.t
 	requestedAt := time.Now().UTC().Format(time.RFC3339)
 	annotation := v1alpha1.AnnotationOnboardingLinkRequested + "=" + requestedAt
 	step(fmt.Sprintf("kubectl annotate -n %s %s --overwrite %s (ask for an onboarding link, as the OnboardingComplete message says)", t.namespace, t.ref(), annotation))
-	if err := kubectl(ctx, env, append(ns, "annotate", t.ref(), "--overwrite", annotation)...); err != nil {
+	if err := d.kubectl("annotate", t.ref(), "--overwrite", annotation); err != nil {
 		return err
 	}
 	answered := "jsonpath={.status.onboardingLink.requestedAt}=" + requestedAt
-	step(fmt.Sprintf("kubectl wait -n %s --for='%s' %s %s", t.namespace, answered, t.ref(), wait))
-	if err := kubectl(ctx, env, append(ns, "wait", "--for="+answered, t.ref(), wait)...); err != nil {
+	step(fmt.Sprintf("kubectl wait -n %s --for='%s' %s %s", t.namespace, answered, t.ref(), d.wait))
+	if err := d.kubectl("wait", "--for="+answered, t.ref(), d.wait); err != nil {
 		return err
 	}
-	if refused, err := get("{.status.onboardingLink.refused}"); err != nil || refused != "" {
-		return fmt.Errorf("the link request was refused: %q (%v)", refused, err)
+	refused, err := d.get("{.status.onboardingLink.refused}")
+	if err != nil {
+		return fmt.Errorf("read the link's status: %w", err)
+	}
+	if refused != "" {
+		return fmt.Errorf("the link request was refused: %q", refused)
 	}
 	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.status.onboardingLink}' (status says where the link is and until when, never the link)", t.namespace, t.ref()))
-	link, err := get("{.status.onboardingLink}")
+	link, err := d.get("{.status.onboardingLink}")
 	if err != nil {
 		return err
 	}
 	fmt.Println(link)
-	secret, err := get("{.status.onboardingLink.secretName}")
+	secret, err := d.get("{.status.onboardingLink.secretName}")
 	if err != nil {
 		return err
 	}
-	keys := `{{range $key, $_ := .data}}{{$key}} {{end}}{{"\n"}}`
-	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s' (the Secret's keys)", t.namespace, secret, keys))
-	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+keys)...); err != nil {
-		return err
+	for _, view := range []struct{ template, note string }{
+		{`{{range $key, $_ := .data}}{{$key}} {{end}}{{"\n"}}`, " (the Secret's keys)"},
+		{`type={{.data.type | base64decode}} expiresAt={{.data.expiresAt | base64decode}}{{"\n"}}`, ""},
+		{`{{.data.url | base64decode}}{{"\n"}}`, " (the link itself: a bearer credential, whoever holds it fills in the tenant's account; shown only because this is the emulator's)"},
+	} {
+		step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s'%s", t.namespace, secret, view.template, view.note))
+		if err := d.kubectl("get", "secret/"+secret, "-o", "go-template="+view.template); err != nil {
+			return err
+		}
 	}
-	expiry := `type={{.data.type | base64decode}} expiresAt={{.data.expiresAt | base64decode}}{{"\n"}}`
-	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s'", t.namespace, secret, expiry))
-	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+expiry)...); err != nil {
-		return err
-	}
-	url := `{{.data.url | base64decode}}{{"\n"}}`
-	step(fmt.Sprintf("kubectl get -n %s secret/%s -o go-template='%s' (the link itself: a bearer credential, whoever holds it fills in the tenant's account; shown only because this is the emulator's)", t.namespace, secret, url))
-	if err := kubectl(ctx, env, append(ns, "get", "secret/"+secret, "-o", "go-template="+url)...); err != nil {
-		return err
-	}
-	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='%s'", t.namespace, t.ref(), condition(v1alpha1.ConditionOnboardingComplete)))
-	message, err := get(condition(v1alpha1.ConditionOnboardingComplete))
+	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='%s'", t.namespace, t.ref(), conditionMessage(v1alpha1.ConditionOnboardingComplete)))
+	message, err := d.get(conditionMessage(v1alpha1.ConditionOnboardingComplete))
 	if err != nil {
 		return err
 	}
 	fmt.Println(message)
+	return nil
+}
 
-	account, err := get("{.status.accountID}")
-	if err != nil || account == "" {
-		return fmt.Errorf("no status.accountID (%v)", err)
+// finishOnboarding is the tenant and Stripe finishing onboarding; nothing tells the operator.
+func (d tenantSteps) finishOnboarding(control onboarding) error {
+	t := d.t
+	account, err := d.get("{.status.accountID}")
+	if err != nil {
+		return fmt.Errorf("read status.accountID: %w", err)
+	}
+	if account == "" {
+		return fmt.Errorf("no status.accountID")
 	}
 	step(fmt.Sprintf("the tenant fills in Stripe's hosted onboarding for %s, and Stripe verifies it (%s)", account, control.describe()))
-	if err := control.submit(ctx, account); err != nil {
+	if err := control.submit(d.ctx, account); err != nil {
 		return fmt.Errorf("submit onboarding: %w", err)
 	}
-	if err := control.complete(ctx, account); err != nil {
+	if err := control.complete(d.ctx, account); err != nil {
 		return fmt.Errorf("complete onboarding: %w", err)
 	}
-	step(fmt.Sprintf("kubectl wait -n %s --for=condition=ChargesEnabled %s %s (nothing tells the operator: it looks again on its own, 5 s doubling to 10 min while onboarding)", t.namespace, t.ref(), wait))
+	step(fmt.Sprintf("kubectl wait -n %s --for=condition=ChargesEnabled %s %s (nothing tells the operator: it looks again on its own, 5 s doubling to 10 min while onboarding)", t.namespace, t.ref(), d.wait))
 	started := time.Now()
-	if err := kubectl(ctx, env, append(ns, "wait", "--for=condition=ChargesEnabled", t.ref(), wait)...); err != nil {
+	if err := d.kubectl("wait", "--for=condition=ChargesEnabled", t.ref(), d.wait); err != nil {
 		return err
 	}
 	fmt.Printf("kubectl wait returned after %.1f s\n", time.Since(started).Seconds())
+	return nil
+}
 
+// subscription shows the tenants, the subscription's state, and the ids a reconnect adopts.
+func (d tenantSteps) subscription() error {
+	t := d.t
 	step(fmt.Sprintf("kubectl get -n %s stripetenants -o wide", t.namespace))
-	if err := kubectl(ctx, env, append(ns, "get", "stripetenants", "-o", "wide")...); err != nil {
+	if err := d.kubectl("get", "stripetenants", "-o", "wide"); err != nil {
 		return err
 	}
 	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.status.subscriptionStatus}' and the SubscriptionActive condition", t.namespace, t.ref()))
-	status, err := get("{.status.subscriptionStatus}")
+	status, err := d.get("{.status.subscriptionStatus}")
 	if err != nil {
 		return err
 	}
-	message, err = get(condition(v1alpha1.ConditionSubscriptionActive))
+	message, err := d.get(conditionMessage(v1alpha1.ConditionSubscriptionActive))
 	if err != nil {
 		return err
 	}
@@ -194,7 +232,7 @@ func demoTenant(ctx context.Context, env *testenv.Env, control onboarding, t ten
 		return fmt.Errorf("the tenant's subscription is %q, want trialing or active", status)
 	}
 	step(fmt.Sprintf("kubectl get -n %s %s -o jsonpath='{.metadata.annotations}' (the ids that adopt this tenant's Stripe objects on a fresh cluster: README, reconnect)", t.namespace, t.ref()))
-	annotations, err := get("{.metadata.annotations}")
+	annotations, err := d.get("{.metadata.annotations}")
 	if err != nil {
 		return err
 	}
