@@ -109,8 +109,13 @@ func run() error {
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "stripe-operator.payments.cloudip.io",
 		// Secrets are watched only where API keys may live: least privilege, and no cluster-wide
-		// Secret cache in memory.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: secretCache}}},
+		// Secret cache in memory. managedFields are dropped from every cached object: the operator
+		// never reads them (it writes by merge patch and server-side apply), and they are a third of
+		// a tenant's size (bench-converge: 2.7 of 7.5 KiB).
+		Cache: cache.Options{
+			ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: secretCache}},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

@@ -84,6 +84,7 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 				&corev1.Secret{}:    {Namespaces: map[string]cache.Config{SecretNamespace: {}}},
 				&corev1.Namespace{}: {},
 			},
+			DefaultTransform: cache.TransformStripManagedFields(), // as cmd/main.go
 		},
 		Controller: ctrlConfig(),
 	}
