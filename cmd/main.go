@@ -28,6 +28,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -48,6 +49,7 @@ type flags struct {
 	resync           time.Duration
 	concurrency      string
 	maxRetryDelay    time.Duration
+	recheckRate      float64
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -61,6 +63,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.resync, "resync-period", 10*time.Hour, "How often an object in sync is observed again (jittered by up to 10%).")
 	flag.DurationVar(&f.maxRetryDelay, "max-retry-delay", 5*time.Minute, "Longest wait before retrying a failing object (backoff from 1 s, doubling).")
 	flag.StringVar(&f.concurrency, "max-concurrent-reconciles", "BillingPlan=4,StripeTenant=4", "Concurrent reconciles by kind, as Kind=N,Kind=N.")
+	flag.Float64Var(&f.recheckRate, "recheck-rate", managed.DefaultRecheckRate, "Passes per second, for all objects of a kind together, of the rechecks adapters ask for (a tenant onboarding).")
 	zapOptions := zap.Options{Development: false}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -134,6 +137,7 @@ func run() error {
 	if err := controller.SetupAll(mgr, controller.Options{
 		ClusterID:        clusterID,
 		Resync:           f.resync,
+		RecheckRate:      f.recheckRate,
 		SecretNamespaces: secretNamespaces,
 		Concurrency:      concurrency,
 		MaxRetryDelay:    f.maxRetryDelay,

@@ -43,6 +43,8 @@ type Options struct {
 	ClusterID string
 	// Resync is how often an object in sync is observed again (jittered).
 	Resync time.Duration
+	// RecheckRate bounds, per kind, the rechecks adapters ask for (passes/s; 0: the default).
+	RecheckRate float64
 	// SecretNamespaces are the only namespaces whose Secrets may hold API keys.
 	SecretNamespaces []string
 	// Concurrency is MaxConcurrentReconciles by kind ("BillingPlan": 4); absent kinds get 1.
@@ -93,7 +95,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if err := stripeconnection.New(mgr.GetClient(), connections, recorder, resyncOrDefault(o.Resync), usersOf).SetupWithManager(mgr, watched); err != nil {
 		return err
 	}
-	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, Registry: kinds}
+	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, RecheckRate: o.RecheckRate, Registry: kinds}
 	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
 	}

@@ -47,7 +47,8 @@ type Recheck struct {
 	// Why names what is awaited ("onboarding", "requirements due"). The backoff restarts when it changes.
 	Why string
 	// NotAfter, when set, is a moment the next observation should not come after (a link's expiry, a
-	// requirement deadline): the delay is shortened to reach it, but never below MinRecheckDelay.
+	// requirement deadline): the backoff is shortened to reach it, but never below MinRecheckDelay,
+	// and never below the kind's rate bound either (with many objects waiting, the budget wins).
 	NotAfter time.Time
 }
 

@@ -112,6 +112,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: conflictRequeue}, nil
 	}
 	if reconcileErr != nil {
+		// A failing object is retried by its error's backoff, not rechecked: it no longer counts
+		// among the waiting objects that share the kind's recheck rate.
+		r.rechecks.forget(req.NamespacedName)
 		result = r.reportError(ctx, obj, reconcileErr)
 	}
 	if err := r.writeStatusIfChanged(ctx, obj, statusBefore); err != nil {
@@ -138,6 +141,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 		}
 	}
 	if v1alpha1.IsPaused(obj) {
+		r.rechecks.forget(client.ObjectKeyFromObject(obj))
 		r.reportPaused(obj, deleting)
 		return reconcile.Result{}, nil
 	}
