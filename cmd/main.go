@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// gcPercent is the manager's GOGC unless the environment sets one.
+const gcPercent = 50
 
 type flags struct {
 	metricsAddr      string
@@ -72,6 +76,13 @@ func parseFlags() (flags, zap.Options) {
 
 func run() error {
 	f, zapOptions := parseFlags()
+	if os.Getenv("GOGC") == "" {
+		// The operator's heap is small and is mostly its informer cache; Go's default (GOGC=100) lets
+		// it grow to twice what is live before collecting. Half that headroom costs a little CPU and
+		// keeps resident memory per object lower (bench-converge -scenario tenants). GOGC in the
+		// environment still decides.
+		debug.SetGCPercent(gcPercent)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
 	log := ctrl.Log.WithName("setup")
 
