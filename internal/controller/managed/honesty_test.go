@@ -2,6 +2,7 @@ package managed
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +357,47 @@ func TestAnnotationsChangedByPerson(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Pins the watch a connection's change drives: it wakes the objects that name it, and those that
+// inherit it through a referent (a plan on a tenant's account, with no connectionRef of its own),
+// which before the reference model were never woken when the connection became Ready.
+func TestConnectionWakesInheritors(t *testing.T) {
+	tenant := &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "acme"}}
+	tenant.Spec.ConnectionRef = &v1alpha1.ConnectionReference{Name: "stripe"}
+	direct := planObject(func(p *v1alpha1.BillingPlan) { p.Name = "direct" })
+	inherits := planObject(func(p *v1alpha1.BillingPlan) {
+		p.Name, p.Spec.ConnectionRef, p.Spec.TenantRef = "inherits", nil, &v1alpha1.LocalObjectReference{Name: "acme"}
+	})
+	other := planObject(func(p *v1alpha1.BillingPlan) {
+		p.Name, p.Spec.ConnectionRef = "other", &v1alpha1.ConnectionReference{Name: "elsewhere"}
+	})
+	builder := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(tenant, direct, inherits, other)
+	for _, k := range []Kind{planOnTenantKind(), tenantKind()} {
+		for _, ref := range k.References {
+			name := ref.Name
+			builder = builder.WithIndex(k.New(), ref.Index, func(o client.Object) []string {
+				if n := name(o); n != "" {
+					return []string{n}
+				}
+				return nil
+			})
+		}
+	}
+	kube := builder.Build()
+	r := NewReconciler(kube, nil, &recorder{}, Options{Kind: planOnTenantKind()})
+	requests := r.referrersOf(ConnectionReference())(context.Background(), &v1alpha1.StripeConnection{ObjectMeta: metav1.ObjectMeta{Name: "stripe"}})
+	var woken []string
+	for _, req := range requests {
+		woken = append(woken, req.Name)
+	}
+	if !equalStrings(sortedCopy(woken), []string{"direct", "inherits"}) {
+		t.Errorf("woken %v, want direct and inherits", woken)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
