@@ -125,6 +125,16 @@ type StripeWebhookEndpointStatus struct {
 	SecretName string `json:"secretName,omitempty"`
 }
 
+// Condition reasons of webhook endpoints.
+const (
+	// ReasonEndpointLimit: the account already has Stripe's maximum of 16 webhook endpoints, so the
+	// operator does not ask Stripe to create another.
+	ReasonEndpointLimit = "EndpointLimit"
+	// ReasonSecretUnknown: the endpoint was adopted, so the operator never saw its signing secret
+	// (Stripe shows it only on create): a person must put it into the endpoint's Secret.
+	ReasonSecretUnknown = "SecretUnknown"
+)
+
 // SigningSecretKey is the key of the Secret (spec.secretName) that holds a webhook endpoint's signing
 // secret.
 const SigningSecretKey = "signingSecret"

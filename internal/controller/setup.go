@@ -4,6 +4,7 @@
 //	StripeConnection       -> stripeconnection/controller.go
 //	BillingPlan            -> billingplan/adapter.go
 //	StripeTenant           -> stripetenant/adapter.go
+//	StripeWebhookEndpoint  -> stripewebhookendpoint/adapter.go
 package controller
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/controller/stripeconnection"
 	"github.com/cloudip/stripe-operator/internal/controller/stripetenant"
+	"github.com/cloudip/stripe-operator/internal/controller/stripewebhookendpoint"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -64,7 +66,7 @@ func Kinds() *managed.Registry {
 	return managed.NewRegistry(
 		billingplan.Declaration(),
 		stripetenant.Declaration(),
-		connectionUser("StripeWebhookEndpoint", func() managed.Object { return &v1alpha1.StripeWebhookEndpoint{} }, func() client.ObjectList { return &v1alpha1.StripeWebhookEndpointList{} }),
+		stripewebhookendpoint.Declaration(),
 		connectionUser("StripeEventSink", func() managed.Object { return &v1alpha1.StripeEventSink{} }, func() client.ObjectList { return &v1alpha1.StripeEventSinkList{} }),
 	)
 }
@@ -101,6 +103,9 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	}
 	if err := stripetenant.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[stripetenant.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("tenants: %w", err)
+	}
+	if err := stripewebhookendpoint.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[stripewebhookendpoint.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
+		return fmt.Errorf("webhook endpoints: %w", err)
 	}
 	return nil
 }

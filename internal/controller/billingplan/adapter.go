@@ -126,7 +126,7 @@ func (e *external) findProduct(ctx context.Context, plan *v1alpha1.BillingPlan) 
 }
 
 // Create creates the product only; Update, called next, creates the prices.
-func (e *external) Create(ctx context.Context, obj managed.Object) (string, error) {
+func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Created, error) {
 	plan := obj.(*v1alpha1.BillingPlan)
 	spec := plan.Spec.Product
 	product, err := e.stripe.CreateProduct(ctx, stripeapi.ProductCreateParams{
@@ -141,11 +141,11 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (string, erro
 		Active:              spec.Active,
 	})
 	if err != nil {
-		return "", err
+		return managed.Created{}, err
 	}
 	e.product, e.prices = product, nil
 	plan.Status.ProductID = product.ID
-	return product.ID, nil
+	return managed.Created{ID: product.ID}, nil
 }
 
 // Update changes the product in place, creates the prices the spec adds or re-shapes, updates prices in

@@ -52,6 +52,27 @@ type Recheck struct {
 	NotAfter time.Time
 }
 
+// Created is what Create made.
+type Created struct {
+	// ID is the primary object's Stripe id (also when Create returns an error, if Stripe gave one).
+	ID string
+	// Secret is what Stripe shows only once, on this create (a webhook endpoint's signing secret).
+	// The reconciler writes it into the Secret SecretName, in the object's namespace, before it
+	// records the create as done. If that write is lost (a crash, an API error), the next pass
+	// repeats the create with the same idempotency key, which Stripe answers with the same object and
+	// the same secret within 24 hours; past that window (or after a spec change) the repeat makes a
+	// new object, and the one whose secret was lost is deleted (SecretKeeper).
+	Secret     map[string][]byte
+	SecretName string
+}
+
+// SecretKeeper is implemented by adapters whose Create returns a secret. While a create is pending,
+// an object found by its tags cannot be adopted: its secret was never stored. The reconciler creates
+// again instead, and deletes the found object with DeleteReplaced once its replacement is recorded.
+type SecretKeeper interface {
+	DeleteReplaced(ctx context.Context, obj Object, id string) error
+}
+
 // Readiness is a kind's own verdict on whether its Stripe objects are usable, beyond "in sync".
 // A tenant, for example, is in sync long before Stripe lets it take charges.
 type Readiness struct {
@@ -78,10 +99,11 @@ type ExternalClient interface {
 	// look for it; when it holds the create-pending marker, a create may have happened, and Observe must
 	// look the object up by its metadata tags (list, never search: search lags) before reporting !Exists.
 	Observe(ctx context.Context, obj Object) (Observation, error)
-	// Create creates the primary Stripe object and returns its id. It creates nothing else: the
-	// reconciler persists the id first and then calls Update, which creates the secondary objects,
-	// each through Pass.Secondaries.Ensure so that its id is persisted the same way.
-	Create(ctx context.Context, obj Object) (externalID string, err error)
+	// Create creates the primary Stripe object and returns its id (and, for a kind like a webhook
+	// endpoint, the secret Stripe shows only once). It creates nothing else: the reconciler persists
+	// the secret and the id first and then calls Update, which creates the secondary objects, each
+	// through Pass.Secondaries.Ensure so that its id is persisted the same way.
+	Create(ctx context.Context, obj Object) (Created, error)
 	// Update makes Stripe match the spec, changing only what differs. It is also called right after
 	// Create, with nothing observed but what Create returned.
 	Update(ctx context.Context, obj Object) error

@@ -34,6 +34,7 @@ const (
 	EventSyncFailed     = "SyncFailed"
 	EventExternalGone   = "ExternalObjectMissing"
 	EventDeletionPaused = "DeletionPaused"
+	EventReplaced       = "ReplacedExternal"
 	actionReconcile     = "Reconcile"
 	defaultResync       = 10 * time.Hour
 	resyncJitterFactor  = 0.1
@@ -162,8 +163,21 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	replaced := ""
+	if _, keepsSecret := external.(SecretKeeper); keepsSecret && IsCreatePending(obj) && observation.ExternalID != "" && !deleting {
+		// A create whose secret was never stored made this object: adopting it would leave no one
+		// able to verify what it signs. Create again (the same key returns it, and its secret, within
+		// Stripe's 24 hours), and delete it if the repeat makes another.
+		replaced, observation = observation.ExternalID, Observation{}
+	}
 	if err := r.recordObserved(ctx, obj, observation, deleting); err != nil {
 		return reconcile.Result{}, err
+	}
+	if !deleting && !v1alpha1.ObserveOnly(obj) && !observation.Exists {
+		if err := r.create(ctx, obj, external, replaced); err != nil {
+			return reconcile.Result{}, err
+		}
+		return r.synced(obj, external), nil
 	}
 	return r.act(ctx, obj, external, observation, deleting)
 }
@@ -199,28 +213,29 @@ func (r *Reconciler) recordObserved(ctx context.Context, obj Object, observation
 	return nil
 }
 
-// act makes the one write the observation calls for (delete, create or update; none when observing
-// or in sync) and reports the outcome.
+// act makes the write the observation of an existing object calls for (delete or update; none when
+// observing or in sync) and reports the outcome.
 func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClient, observation Observation, deleting bool) (reconcile.Result, error) {
 	switch {
 	case deleting:
 		return reconcile.Result{}, r.delete(ctx, obj, external, observation)
 	case v1alpha1.ObserveOnly(obj):
 		return r.requeue(obj, r.observeOnly(obj, external, observation)), nil
-	case !observation.Exists:
-		if err := r.create(ctx, obj, external); err != nil {
-			return reconcile.Result{}, err
-		}
 	case !observation.UpToDate:
 		if err := external.Update(ctx, obj); err != nil {
 			return reconcile.Result{}, err
 		}
 		r.event(obj, corev1.EventTypeNormal, EventUpdated, "brought Stripe in line with the spec: %s", observation.Diff)
 	}
+	return r.synced(obj, external), nil
+}
+
+// synced reports a pass that brought Stripe in line with the spec.
+func (r *Reconciler) synced(obj Object, external ExternalClient) reconcile.Result {
 	setSynced(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "Stripe matches the spec")
 	readiness := readinessOf(external, obj)
 	r.setReady(obj, readiness)
-	return r.requeue(obj, readiness.Recheck), nil
+	return r.requeue(obj, readiness.Recheck)
 }
 
 // connect decides the object's connection and builds the adapter's client for this pass.
@@ -299,11 +314,13 @@ func (r *Reconciler) reportPaused(obj Object, deleting bool) {
 	r.setReady(obj, Readiness{Reason: v1alpha1.ReasonPaused, Message: fmt.Sprintf("paused before generation %d of the spec was applied to Stripe; remove the annotation to apply it", obj.GetGeneration())})
 }
 
-// create persists the create-pending marker (and the finalizer) before calling Stripe, and the id right
-// after, so a crash between Stripe's answer and our write never leads to a second object: the next pass
-// finds the pending marker and looks the object up by its tags, and the repeated create carries the same
-// idempotency key.
-func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalClient) error {
+// create persists the create-pending marker (and the finalizer) before calling Stripe, then the
+// secret Stripe shows only once (if the kind has one), then the id, so a crash between Stripe's answer
+// and our writes never leads to a second object or a lost secret: the next pass finds the pending
+// marker and looks the object up by its tags (or, for a kind with a secret, repeats the create with
+// the same idempotency key). replaced is an object an earlier, lost create made, to delete once its
+// replacement is recorded.
+func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalClient, replaced string) error {
 	if id, known := KnownExternalID(obj); known {
 		// The recorded object is gone from Stripe (deleted in the Dashboard, or the annotation names an
 		// object of another account). Recreating silently could undo a deliberate deletion: say so.
@@ -317,15 +334,25 @@ func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalCl
 	}); err != nil {
 		return err
 	}
-	id, createErr := external.Create(ctx, obj)
-	if id != "" {
-		if err := r.patchMetadata(ctx, obj, func() { v1alpha1.SetExternalName(obj, id) }); err != nil {
+	created, createErr := external.Create(ctx, obj)
+	if created.ID != "" && created.Secret != nil {
+		// Before the id: once the id is recorded the create counts as done, and the secret could
+		// never be had again. If this write fails, the marker stays and the create is repeated.
+		if err := r.publishSecret(ctx, obj, created.SecretName, created.Secret); err != nil {
 			return err
 		}
-		r.event(obj, corev1.EventTypeNormal, EventCreated, "created Stripe object %s", id)
+	}
+	if created.ID != "" {
+		if err := r.patchMetadata(ctx, obj, func() { v1alpha1.SetExternalName(obj, created.ID) }); err != nil {
+			return err
+		}
+		r.event(obj, corev1.EventTypeNormal, EventCreated, "created Stripe object %s", created.ID)
+		if err := r.deleteReplaced(ctx, obj, external, replaced, created.ID); err != nil {
+			return err
+		}
 	}
 	if createErr != nil {
-		if id == "" && stripeapi.CreatedNothing(createErr) {
+		if created.ID == "" && stripeapi.CreatedNothing(createErr) {
 			// Stripe refused the create (a 429, an invalid spec): nothing exists, so the next pass
 			// need not look for it by its tags, a list whose cost grows with the account. Clearing the
 			// marker costs one write; if it fails, the lookup simply happens.
@@ -334,6 +361,20 @@ func (r *Reconciler) create(ctx context.Context, obj Object, external ExternalCl
 		return createErr
 	}
 	return external.Update(ctx, obj)
+}
+
+// deleteReplaced deletes the object a lost create made, once a new create made another (past
+// Stripe's idempotency window, or after a spec change); a repeat that returned it is no replacement.
+func (r *Reconciler) deleteReplaced(ctx context.Context, obj Object, external ExternalClient, replaced, id string) error {
+	keeper, ok := external.(SecretKeeper)
+	if replaced == "" || replaced == id || !ok {
+		return nil
+	}
+	if err := keeper.DeleteReplaced(ctx, obj, replaced); err != nil {
+		return fmt.Errorf("delete %s, replaced by %s: %w", replaced, id, err)
+	}
+	r.event(obj, corev1.EventTypeWarning, EventReplaced, "replaced Stripe object %s by %s: its secret was lost before it was stored, and Stripe shows a secret only on create", replaced, id)
+	return nil
 }
 
 func (r *Reconciler) delete(ctx context.Context, obj Object, external ExternalClient, observation Observation) error {

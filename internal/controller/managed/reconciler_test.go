@@ -41,13 +41,13 @@ func (f *fakeExternal) Observe(context.Context, Object) (Observation, error) {
 	return f.observation, f.observeErr
 }
 
-func (f *fakeExternal) Create(ctx context.Context, obj Object) (string, error) {
+func (f *fakeExternal) Create(ctx context.Context, obj Object) (Created, error) {
 	f.calls = append(f.calls, "create")
 	var stored v1alpha1.BillingPlan
 	if err := f.kube.Get(ctx, client.ObjectKeyFromObject(obj), &stored); err == nil {
 		f.pendingSeen = v1alpha1.GetExternalName(&stored) == CreatePending && len(stored.Finalizers) == 1
 	}
-	return f.createID, f.createErr
+	return Created{ID: f.createID}, f.createErr
 }
 
 func (f *fakeExternal) Update(context.Context, Object) error {

@@ -173,18 +173,18 @@ func (e *external) noteLink(t *v1alpha1.StripeTenant, now time.Time) {
 
 // Create creates the connected account only; Update, called next, creates the customer and the
 // subscription.
-func (e *external) Create(ctx context.Context, obj managed.Object) (string, error) {
+func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Created, error) {
 	t := obj.(*v1alpha1.StripeTenant)
 	params := accountCreateParams(t.Spec.Account)
 	params.IdempotencyKey = e.pass.CreateKey("create-account")
 	params.Tags = e.tags(componentAccount)
 	account, err := e.platform.CreateAccount(ctx, params)
 	if err != nil {
-		return "", err
+		return managed.Created{}, err
 	}
 	e.account = account
 	reportAccount(t, account)
-	return account.ID, nil
+	return managed.Created{ID: account.ID}, nil
 }
 
 // Update changes the account in place where Stripe allows, answers an onboarding-link request, and
