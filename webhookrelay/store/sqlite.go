@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SQLiteOptions tune the SQLite engine; the zero value is the production setting.
+type SQLiteOptions struct {
+	// Synchronous is SQLite's synchronous pragma: "FULL" (default) or "NORMAL". In WAL mode FULL
+	// fsyncs the WAL at every commit, so a commit survives a power loss or kernel crash, not only a
+	// kill -9 of the relay; NORMAL fsyncs only at checkpoints and may lose the last commits on power
+	// loss: an event acknowledged to Stripe would be gone, and Stripe never re-sends an acknowledged
+	// event. NORMAL exists for the benchmark's comparison.
+	Synchronous string
+	// MaxBatch bounds how many concurrent Puts share one transaction (group commit); default 256.
+	MaxBatch int
+	// driver overrides the database/sql driver name (the benchmark compares drivers).
+	driver string
+}
+
+// SQLite is the embedded engine: one file in WAL mode, written by one goroutine that commits the Puts
+// waiting at that moment in one transaction (group commit), so N concurrent Puts cost one fsync, not
+// N; reads run on their own connections beside the writer (WAL readers do not block it).
+type SQLite struct {
+	write *sql.DB // one connection: SQLite has one writer; the batching goroutine and Prune share it
+	read  *sql.DB
+	ins   *sql.Stmt
+	out   *sql.Stmt
+
+	maxBatch int
+	reqs     chan *putReq
+	quit     chan struct{}
+	done     sync.WaitGroup
+	once     sync.Once
+}
+
+var _ Store = (*SQLite)(nil)
+
+type putReq struct {
+	ev    Event
+	dests []string
+	resp  chan putResp // buffered: the writer never blocks on a caller that gave up
+}
+
+type putResp struct {
+	res PutResult
+	err error
+}
+
+// OpenSQLite opens (creating if needed) the database at path, checks that WAL mode took, and applies
+// Schema.
+func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, error) {
+	syncMode := strings.ToUpper(opts.Synchronous)
+	if syncMode == "" {
+		syncMode = "FULL"
+	}
+	if syncMode != "FULL" && syncMode != "NORMAL" {
+		return nil, fmt.Errorf("sqlite %s: synchronous %q: want FULL or NORMAL", path, opts.Synchronous)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.driver == "" {
+		opts.driver = driverName
+	}
+	// busy_timeout: the reader pool and the writer are separate connections; a checkpoint or a reader
+	// opening the WAL may hold a lock briefly. _txlock=immediate takes the write lock at BEGIN, so a
+	// transaction never fails half-way on an upgrade from read to write.
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+syncMode+")")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+
+	write, err := sql.Open(opts.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: open: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open(opts.driver, dsn)
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite %s: open reader: %w", path, err)
+	}
+	read.SetMaxOpenConns(4)
+	s := &SQLite{write: write, read: read, maxBatch: opts.MaxBatch, reqs: make(chan *putReq), quit: make(chan struct{})}
+	if err := s.init(ctx, path); err != nil {
+		_ = write.Close()
+		_ = read.Close()
+		return nil, err
+	}
+	s.done.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+func (s *SQLite) init(ctx context.Context, path string) error {
+	var mode string
+	if err := s.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite %s: journal mode: %w", path, err)
+	}
+	// A filesystem without shared memory (some network volumes) silently keeps the rollback journal:
+	// refuse rather than run with other durability and concurrency than the one measured.
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite %s: journal mode is %q, not wal", path, mode)
+	}
+	for _, ddl := range Schema {
+		if _, err := s.write.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("sqlite %s: schema: %w", path, err)
+		}
+	}
+	var err error
+	if s.ins, err = s.write.PrepareContext(ctx, sqlInsertEvent); err != nil {
+		return fmt.Errorf("sqlite %s: prepare insert: %w", path, err)
+	}
+	if s.out, err = s.write.PrepareContext(ctx, sqlInsertOutbox); err != nil {
+		return fmt.Errorf("sqlite %s: prepare outbox: %w", path, err)
+	}
+	return nil
+}
+
+// Put implements Store. It hands the event to the writer and waits for its transaction's commit.
+func (s *SQLite) Put(ctx context.Context, ev Event, destinations []string) (PutResult, error) {
+	if ev.ID == "" {
+		return 0, errors.New("put: event without id")
+	}
+	r := &putReq{ev: ev, dests: destinations, resp: make(chan putResp, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return 0, fmt.Errorf("put %s: %w", ev.ID, ErrClosed)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("put %s: %w", ev.ID, ctx.Err())
+	}
+	select {
+	case resp := <-r.resp:
+		return resp.res, resp.err
+	case <-ctx.Done():
+		// The writer may still commit it: the caller reports failure, and the retry is a Duplicate.
+		return 0, fmt.Errorf("put %s: %w", ev.ID, ctx.Err())
+	}
+}
+
+// writer takes a request, then every request already waiting (up to maxBatch), and commits them in
+// one transaction. It never waits to fill a batch: a lone Put pays one commit's latency, and
+// batches grow only while a commit is in progress, i.e. exactly when there is load.
+func (s *SQLite) writer() {
+	defer s.done.Done()
+	batch := make([]*putReq, 0, s.maxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		results, err := s.commit(batch)
+		for i, r := range batch {
+			if err != nil {
+				r.resp <- putResp{err: err}
+			} else {
+				r.resp <- putResp{res: results[i]}
+			}
+		}
+	}
+}
+
+// commit runs one transaction for the batch. A failure fails every Put of the batch (all roll back
+// together), which is safe: each caller answers Stripe non-2xx and the retries land again.
+func (s *SQLite) commit(batch []*putReq) ([]PutResult, error) {
+	ctx := context.Background() // the batch outlives any one caller's context
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("put: begin: %w", err)
+	}
+	ins, out := tx.StmtContext(ctx, s.ins), tx.StmtContext(ctx, s.out)
+	results := make([]PutResult, len(batch))
+	for i, r := range batch {
+		if results[i], err = insert(ctx, ins, out, r); err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("put: commit %d event(s): %w", len(batch), err)
+	}
+	return results, nil
+}
+
+func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq) (PutResult, error) {
+	ev := r.ev
+	res, err := ins.ExecContext(ctx, ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
+		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload))
+	if err != nil {
+		return 0, fmt.Errorf("put %s: insert event: %w", ev.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("put %s: rows affected: %w", ev.ID, err)
+	}
+	if n == 0 {
+		return Duplicate, nil
+	}
+	for _, d := range r.dests {
+		if _, err := out.ExecContext(ctx, ev.ID, d); err != nil {
+			return 0, fmt.Errorf("put %s: outbox %s: %w", ev.ID, d, err)
+		}
+	}
+	return Stored, nil
+}
+
+// Get implements Store.
+func (s *SQLite) Get(ctx context.Context, id string) (Event, error) {
+	var (
+		ev                Event
+		created, received int64
+		payload           string
+	)
+	err := s.read.QueryRowContext(ctx, sqlGetEvent, id).Scan(&ev.ID, &ev.Endpoint, &ev.Type, &ev.Account, &ev.Livemode,
+		&ev.APIVersion, &ev.ObjectID, &created, &received, &payload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	ev.Created, ev.ReceivedAt, ev.Payload = time.Unix(created, 0).UTC(), time.UnixMilli(received).UTC(), []byte(payload)
+	return ev, nil
+}
+
+// Outbox implements Store.
+func (s *SQLite) Outbox(ctx context.Context, id string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, sqlOutbox, id)
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", id, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var dests []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("outbox %s: %w", id, err)
+		}
+		dests = append(dests, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", id, err)
+	}
+	return dests, nil
+}
+
+// Count implements Store.
+func (s *SQLite) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.read.QueryRowContext(ctx, sqlCount).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return n, nil
+}
+
+// Prune implements Store. It deletes in batches of 1000, each its own transaction, so the writer's
+// Puts interleave with a large prune instead of waiting for all of it.
+func (s *SQLite) Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error) {
+	if retention < MinRetention {
+		return 0, fmt.Errorf("prune: %s: %w", retention, ErrRetentionTooShort)
+	}
+	cutoff := now.Add(-retention).UnixMilli()
+	var total int64
+	for {
+		res, err := s.write.ExecContext(ctx, sqlPruneBatch, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune: rows affected: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// Close implements Store: it stops the writer after the batch in progress and closes the database.
+func (s *SQLite) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.quit)
+		s.done.Wait()
+		err = errors.Join(s.ins.Close(), s.out.Close(), s.read.Close(), s.write.Close())
+		if err != nil {
+			err = fmt.Errorf("close: %w", err)
+		}
+	})
+	return err
+}

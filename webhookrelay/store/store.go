@@ -1,0 +1,123 @@
+// Package store keeps the webhook relay's events: each Stripe event once by its id (deduplication
+// over at least MinRetention), committed in one transaction with its outbox rows (the deliveries it
+// owes), so that the relay acknowledges Stripe only for what is durably stored.
+//
+// One interface, engines sharing one schema (Schema): SQLite here (embedded, WAL mode, pure Go, for
+// one replica on a PersistentVolume); PostgreSQL later for scale-out. The SQL uses only what both
+// speak: plain types (TEXT, BIGINT, BOOLEAN), $n placeholders, INSERT ... ON CONFLICT DO NOTHING.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// MinRetention is the shortest retention Prune accepts: Stripe re-sends an event for three days and
+// lists it on /v1/events (which backfill reads) for 30 days, so an id forgotten sooner could be
+// ingested twice.
+const MinRetention = 30 * 24 * time.Hour
+
+// Errors.
+var (
+	// ErrNotFound: no event with that id.
+	ErrNotFound = errors.New("event not found")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrRetentionTooShort: Prune was asked to forget events younger than MinRetention.
+	ErrRetentionTooShort = errors.New("retention shorter than 30 days")
+)
+
+// Event is a stored Stripe event.
+type Event struct {
+	// ID is Stripe's event id, unique in the store.
+	ID string
+	// Endpoint is the relay endpoint key the event arrived on (namespace/name), or where backfill
+	// found it.
+	Endpoint   string
+	Type       string
+	Account    string // "" for the platform's own events
+	Livemode   bool
+	APIVersion string
+	ObjectID   string
+	Created    time.Time // Stripe's, second precision
+	ReceivedAt time.Time // the relay's, millisecond precision; what retention counts from
+	Payload    []byte    // the event JSON as Stripe signed it
+}
+
+// PutResult says what Put did.
+type PutResult int
+
+const (
+	// Stored means the event is new and is now committed with its outbox rows.
+	Stored PutResult = iota + 1
+	// Duplicate means an event with this id was already stored; nothing changed.
+	Duplicate
+)
+
+func (r PutResult) String() string {
+	switch r {
+	case Stored:
+		return "stored"
+	case Duplicate:
+		return "duplicate"
+	}
+	return "unknown"
+}
+
+// Store is what the relay's intake, notifier and delivery need from storage.
+type Store interface {
+	// Put stores ev and one outbox row per destination in one transaction, unless an event with
+	// ev.ID is already stored (Duplicate; its outbox is left as it was). When Put returns nil the
+	// event is durably committed. An error means it may or may not be: the caller answers Stripe
+	// non-2xx and Stripe's retry lands as Stored or Duplicate, never twice.
+	Put(ctx context.Context, ev Event, destinations []string) (PutResult, error)
+	// Get returns the event with that id, or ErrNotFound.
+	Get(ctx context.Context, id string) (Event, error)
+	// Outbox returns the destinations an event still owes, sorted.
+	Outbox(ctx context.Context, id string) ([]string, error)
+	// Count returns the number of stored events.
+	Count(ctx context.Context) (int64, error)
+	// Prune forgets events received before now-retention that owe no delivery (an event with outbox
+	// rows is kept until they are delivered or dead-lettered). retention must be ≥ MinRetention.
+	Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error)
+	// Close stops the store; Put then returns ErrClosed.
+	Close() error
+}
+
+// Schema is the DDL every engine applies (idempotent). TEXT for the payload rather than BLOB/BYTEA so
+// one schema serves both engines: Stripe's payload is UTF-8 JSON.
+var Schema = []string{
+	`CREATE TABLE IF NOT EXISTS events (
+	id          TEXT    NOT NULL PRIMARY KEY,
+	endpoint    TEXT    NOT NULL,
+	type        TEXT    NOT NULL,
+	account     TEXT    NOT NULL,
+	livemode    BOOLEAN NOT NULL,
+	api_version TEXT    NOT NULL,
+	object_id   TEXT    NOT NULL,
+	created     BIGINT  NOT NULL,
+	received_at BIGINT  NOT NULL,
+	payload     TEXT    NOT NULL
+)`,
+	`CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at)`,
+	`CREATE TABLE IF NOT EXISTS outbox (
+	event_id    TEXT NOT NULL REFERENCES events (id),
+	destination TEXT NOT NULL,
+	PRIMARY KEY (event_id, destination)
+)`,
+}
+
+// The statements both engines run.
+const (
+	sqlInsertEvent = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
+	received_at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`
+	sqlInsertOutbox = `INSERT INTO outbox (event_id, destination) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	sqlGetEvent     = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
+	payload FROM events WHERE id = $1`
+	sqlOutbox     = `SELECT destination FROM outbox WHERE event_id = $1 ORDER BY destination`
+	sqlCount      = `SELECT COUNT(*) FROM events`
+	sqlPruneBatch = `DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1
+	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id) LIMIT 1000)`
+	pruneBatch = 1000
+)
