@@ -265,3 +265,10 @@ func clipHeader(s string) string {
 	}
 	return s
 }
+
+// SignTestPayload returns the Stripe-Signature header Stripe would send for payload signed with secret
+// at t (stripe-go's webhook.GenerateTestSignedPayload). For tests and benchmarks outside this package,
+// which may not import stripe-go.
+func SignTestPayload(payload []byte, secret string, t time.Time) string {
+	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: t}).Header
+}

@@ -230,3 +230,11 @@ func FuzzVerifyEventSignedBody(f *testing.F) {
 		}
 	})
 }
+
+// TestSignTestPayload pins that the exported signer produces what VerifyEvent accepts.
+func TestSignTestPayload(t *testing.T) {
+	payload := eventPayload("evt_s", APIVersion)
+	if _, err := VerifyEvent(payload, SignTestPayload(payload, secretNew, webhookNow), []string{secretNew}, 0, webhookNow); err != nil {
+		t.Fatal(err)
+	}
+}
