@@ -93,6 +93,37 @@ type StripeConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || self.matches('^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]]|[-a-z0-9.]+[.]svc|[-a-z0-9.]+[.]svc[.]cluster[.]local)(:[0-9]{1,5})?([/?#]|$)')",message="spec.apiBaseURL must use https; http is allowed only for loopback and in-cluster Service (*.svc, *.svc.cluster.local) hosts"
 	// +optional
 	APIBaseURL string `json:"apiBaseURL,omitempty"`
+
+	// Webhooks, when set, has the operator keep this connection's two webhook endpoints, pointing at
+	// the webhook relay: one for the platform account's own events and one (connect) for its
+	// connected accounts' events. No one configures an endpoint by hand or in the Stripe Dashboard.
+	// +optional
+	Webhooks *ConnectionWebhooks `json:"webhooks,omitempty"`
+}
+
+// ConnectionWebhooks says where a connection's webhook endpoints deliver.
+type ConnectionWebhooks struct {
+	// RelayURL is the relay's public base URL (https; http only for loopback and in-cluster Service
+	// hosts). Each endpoint receives at <relayURL>/stripe/<namespace>/<endpoint name>.
+	// +kubebuilder:validation:MaxLength=2000
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="spec.webhooks.relayURL must be an absolute http(s) URL"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() == 'https' || self.matches('^http://(localhost|127[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}|[[]::1[]]|[-a-z0-9.]+[.]svc|[-a-z0-9.]+[.]svc[.]cluster[.]local)(:[0-9]{1,5})?([/?#]|$)')",message="spec.webhooks.relayURL must use https; http is allowed only for loopback and in-cluster Service hosts"
+	RelayURL string `json:"relayURL"`
+
+	// Namespace holds the two StripeWebhookEndpoint objects (<connection>-platform and
+	// <connection>-connect) and their signing-secret Secrets: the relay's namespace. The connection's
+	// allowedNamespaces must select it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+
+	// EnabledEvents are the event types both endpoints receive; empty means all ("*").
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=100
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9_]+(\.[a-z0-9_]+)+)$`
+	// +optional
+	EnabledEvents []string `json:"enabledEvents,omitempty"`
 }
 
 // StripeConnectionStatus is what the operator observed about the platform account.

@@ -70,6 +70,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		result, reconcileErr = r.verify(ctx, &connection)
 	} else {
+		if err := r.deleteEndpoints(ctx, &connection); err != nil {
+			return reconcile.Result{}, err
+		}
 		result, reconcileErr = r.release(ctx, &connection)
 		if !controllerutil.ContainsFinalizer(&connection, v1alpha1.Finalizer) {
 			return result, reconcileErr // gone: no status to write
@@ -81,6 +84,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.kube.Status().Patch(ctx, &connection, client.MergeFrom(before)); err != nil {
 			return reconcile.Result{}, fmt.Errorf("write status of StripeConnection %q: %w", connection.Name, err)
 		}
+	}
+	if reconcileErr == nil && connection.DeletionTimestamp.IsZero() && v1alpha1.IsReady(&connection) {
+		// After the status: the endpoints' own passes need the connection Ready for this generation.
+		waiting, err := r.keepEndpoints(ctx, &connection)
+		if waiting && (result.RequeueAfter == 0 || result.RequeueAfter > endpointGoneRequeue) {
+			result.RequeueAfter = endpointGoneRequeue
+		}
+		reconcileErr = err
 	}
 	return result, reconcileErr
 }
