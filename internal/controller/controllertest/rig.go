@@ -154,25 +154,31 @@ func Monthly(key string, amount int64) v1alpha1.Price {
 // and our write of its id, where a crash would lose it), and reports it on crashed.
 func CrashOnIDWrite(kind client.Object, annotation string, crashed chan<- struct{}) client.NewClientFunc {
 	var once sync.Once
+	return Intercepted(interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if reflect.TypeOf(obj) == reflect.TypeOf(kind) {
+				if id := obj.GetAnnotations()[annotation]; id != "" && !strings.HasPrefix(id, managed.CreatePending) {
+					fail := false
+					once.Do(func() { fail = true })
+					if fail {
+						close(crashed)
+						return errors.New("simulated crash before the id was written")
+					}
+				}
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+}
+
+// Intercepted returns a client constructor for ManagerOptions.NewClient whose client runs funcs in
+// front of the real API server: the way a test makes a write of the manager's fail.
+func Intercepted(funcs interceptor.Funcs) client.NewClientFunc {
 	return func(config *rest.Config, options client.Options) (client.Client, error) {
 		c, err := client.NewWithWatch(config, options)
 		if err != nil {
 			return nil, err
 		}
-		return interceptor.NewClient(c, interceptor.Funcs{
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				if reflect.TypeOf(obj) == reflect.TypeOf(kind) {
-					if id := obj.GetAnnotations()[annotation]; id != "" && !strings.HasPrefix(id, managed.CreatePending) {
-						fail := false
-						once.Do(func() { fail = true })
-						if fail {
-							close(crashed)
-							return errors.New("simulated crash before the id was written")
-						}
-					}
-				}
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-		}), nil
+		return interceptor.NewClient(c, funcs), nil
 	}
 }

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -93,23 +92,17 @@ func TestEndpointLifecycle(t *testing.T) {
 // Secret: the signing secret's write lost between Stripe's answer and the id's record.
 func failSecretApplyOnce(failed chan<- struct{}) client.NewClientFunc {
 	var once sync.Once
-	return func(config *rest.Config, options client.Options) (client.Client, error) {
-		c, err := client.NewWithWatch(config, options)
-		if err != nil {
-			return nil, err
-		}
-		return interceptor.NewClient(c, interceptor.Funcs{
-			Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-				fail := false
-				once.Do(func() { fail = true })
-				if fail {
-					close(failed)
-					return errors.New("simulated loss of the Secret write")
-				}
-				return c.Apply(ctx, obj, opts...)
-			},
-		}), nil
-	}
+	return controllertest.Intercepted(interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			fail := false
+			once.Do(func() { fail = true })
+			if fail {
+				close(failed)
+				return errors.New("simulated loss of the Secret write")
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+	})
 }
 
 // Pins the contract's secret guarantee end to end: when the Secret write is lost, the create is
