@@ -47,39 +47,44 @@ func (c *Connections) SecretNamespaces() []string {
 	return namespaces
 }
 
-// ClientFor returns the platform-account client of the named connection for an object in namespace.
+// ClientFor returns the platform-account client of the named connection for an object in namespace,
+// and the connection as it read it (its mode and region, for the adapter).
 // It refuses, with a DependencyError that names the cause, a connection that is missing, not Ready, or
 // whose allowedNamespaces does not select the namespace; and, unless the object is itself being
 // deleted (its clean-up still needs the connection), one that is being deleted.
-func (c *Connections) ClientFor(ctx context.Context, name, namespace string, objectDeleting bool) (stripeapi.Interface, error) {
+func (c *Connections) ClientFor(ctx context.Context, name, namespace string, objectDeleting bool) (stripeapi.Interface, *v1alpha1.StripeConnection, error) {
 	var connection v1alpha1.StripeConnection
 	if err := c.kube.Get(ctx, types.NamespacedName{Name: name}, &connection); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &DependencyError{Reason: v1alpha1.ReasonConnectionNotReady, Message: fmt.Sprintf("StripeConnection %q does not exist", name), Missing: true}
+			return nil, nil, &DependencyError{Reason: v1alpha1.ReasonConnectionNotReady, Message: fmt.Sprintf("StripeConnection %q does not exist", name), Missing: true}
 		}
-		return nil, fmt.Errorf("get StripeConnection %q: %w", name, err)
+		return nil, nil, fmt.Errorf("get StripeConnection %q: %w", name, err)
 	}
 	if !objectDeleting && !connection.DeletionTimestamp.IsZero() {
-		return nil, ConnectionNotReady("StripeConnection %q is being deleted: it takes no new work; name another connection", name)
+		return nil, nil, ConnectionNotReady("StripeConnection %q is being deleted: it takes no new work; name another connection", name)
 	}
 	if !v1alpha1.IsReady(&connection) {
 		why := "it has not been verified yet"
 		if ready := meta.FindStatusCondition(connection.Status.Conditions, v1alpha1.ConditionReady); ready != nil && ready.Message != "" {
 			why = ready.Message
 		}
-		return nil, ConnectionNotReady("StripeConnection %q is not Ready: %s", name, why)
+		return nil, nil, ConnectionNotReady("StripeConnection %q is not Ready: %s", name, why)
 	}
 	if namespace != "" {
 		allowed, err := c.namespaceAllowed(ctx, &connection, namespace)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !allowed {
-			return nil, &DependencyError{Reason: v1alpha1.ReasonNamespaceNotAllowed,
+			return nil, nil, &DependencyError{Reason: v1alpha1.ReasonNamespaceNotAllowed,
 				Message: fmt.Sprintf("StripeConnection %q does not allow namespace %q (spec.allowedNamespaces)", name, namespace)}
 		}
 	}
-	return c.Client(ctx, &connection)
+	stripe, err := c.Client(ctx, &connection)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stripe, &connection, nil
 }
 
 // Client returns the connection's client without checking its Ready condition: the StripeConnection

@@ -53,24 +53,21 @@ type passResult struct {
 	calls  []string
 }
 
+// indexed registers the registry's field indexes on a fake client, as Registry.Index does on a manager.
+func indexed(registry *Registry, builder *fake.ClientBuilder) *fake.ClientBuilder {
+	_ = registry.EachIndex(func(obj client.Object, field string, extract client.IndexerFunc) error {
+		builder = builder.WithIndex(obj, field, extract)
+		return nil
+	})
+	return builder
+}
+
 // runPass runs one pass of kind over the named object, on a fake API server holding objects.
-func runPass(t *testing.T, kind Kind, key types.NamespacedName, external *fakeExternal, connectErr error, interceptGet func(), objects ...client.Object) passResult {
+func runPass(t *testing.T, kind Kind, key types.NamespacedName, external *fakeExternal, connectErr error, objects ...client.Object) passResult {
 	t.Helper()
 	registry := NewRegistry(planOnTenantKind(), tenantKind())
-	builder := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(objects...).
-		WithStatusSubresource(&v1alpha1.BillingPlan{}, &v1alpha1.StripeConnection{}, &v1alpha1.StripeTenant{})
-	for _, k := range []Kind{planOnTenantKind(), tenantKind()} {
-		for _, ref := range k.References {
-			name := ref.Name
-			builder = builder.WithIndex(k.New(), ref.Index, func(o client.Object) []string {
-				if n := name(o); n != "" {
-					return []string{n}
-				}
-				return nil
-			})
-		}
-	}
-	kube := builder.Build()
+	kube := indexed(registry, fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(objects...).
+		WithStatusSubresource(&v1alpha1.BillingPlan{}, &v1alpha1.StripeConnection{}, &v1alpha1.StripeTenant{})).Build()
 	external.kube = kube
 	events := &recorder{}
 	r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), events, Options{
@@ -159,7 +156,7 @@ func TestHonestConditions(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			external := tc.external
-			got := runPass(t, planKind(), planKey, &external, tc.connectErr, nil, append(readyConnection(), tc.plan)...)
+			got := runPass(t, planKind(), planKey, &external, tc.connectErr, append(readyConnection(), tc.plan)...)
 			if got.stored == nil {
 				if tc.wantEvent == "" {
 					t.Fatal("object gone")
@@ -291,7 +288,7 @@ func TestReferences(t *testing.T) {
 				objects = append(readyConnection(), objects...)
 			}
 			external := tc.external
-			got := runPass(t, tc.kind, tc.key, &external, nil, nil, objects...)
+			got := runPass(t, tc.kind, tc.key, &external, nil, objects...)
 			if (got.stored == nil) != tc.wantGone {
 				t.Fatalf("object gone: %v, want %v (err %v)", got.stored == nil, tc.wantGone, got.err)
 			}
@@ -317,7 +314,7 @@ func TestReferences(t *testing.T) {
 // Pins: a stale-object conflict is requeued quietly: no failed condition, no event, no backoff error.
 func TestConflictRequeuesQuietly(t *testing.T) {
 	external := &fakeExternal{createErr: apierrors.NewConflict(schema.GroupResource{Group: "payments.cloudip.io", Resource: "billingplans"}, "gold", nil)}
-	got := runPass(t, planKind(), planKey, external, nil, nil, append(readyConnection(), planObject(nil))...)
+	got := runPass(t, planKind(), planKey, external, nil, append(readyConnection(), planObject(nil))...)
 	if got.err != nil || got.result.RequeueAfter == 0 || got.result.RequeueAfter > 5*time.Second {
 		t.Errorf("result %+v, error %v; want a quiet requeue within seconds", got.result, got.err)
 	}
@@ -372,19 +369,7 @@ func TestConnectionWakesInheritors(t *testing.T) {
 	other := planObject(func(p *v1alpha1.BillingPlan) {
 		p.Name, p.Spec.ConnectionRef = "other", &v1alpha1.ConnectionReference{Name: "elsewhere"}
 	})
-	builder := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(tenant, direct, inherits, other)
-	for _, k := range []Kind{planOnTenantKind(), tenantKind()} {
-		for _, ref := range k.References {
-			name := ref.Name
-			builder = builder.WithIndex(k.New(), ref.Index, func(o client.Object) []string {
-				if n := name(o); n != "" {
-					return []string{n}
-				}
-				return nil
-			})
-		}
-	}
-	kube := builder.Build()
+	kube := indexed(NewRegistry(planOnTenantKind(), tenantKind()), fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(tenant, direct, inherits, other)).Build()
 	r := NewReconciler(kube, nil, &recorder{}, Options{Kind: planOnTenantKind()})
 	requests := r.referrersOf(ConnectionReference())(context.Background(), &v1alpha1.StripeConnection{ObjectMeta: metav1.ObjectMeta{Name: "stripe"}})
 	var woken []string

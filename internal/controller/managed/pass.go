@@ -3,6 +3,7 @@ package managed
 import (
 	"context"
 
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -12,6 +13,8 @@ import (
 type Pass struct {
 	// Stripe is the platform account's client. Adapters scope it to a connected account with ForAccount.
 	Stripe stripeapi.Interface
+	// Connection is the StripeConnection the client is for, as this pass read it (mode, region).
+	Connection *v1alpha1.StripeConnection
 	// Tags are the metadata every Stripe object created for this Kubernetes object carries.
 	Tags stripeapi.Tags
 	// Record notes a Stripe write as a Kubernetes event on the object (reason, then a message).

@@ -244,13 +244,14 @@ func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (Ex
 	if err != nil {
 		return nil, err
 	}
-	stripe, err := r.connections.ClientFor(ctx, connectionName, obj.GetNamespace(), deleting)
+	stripe, connection, err := r.connections.ClientFor(ctx, connectionName, obj.GetNamespace(), deleting)
 	if err != nil {
 		return nil, err
 	}
 	return r.connecter.Connect(ctx, obj, &Pass{
-		Stripe: stripe,
-		Tags:   r.tagsFor(obj),
+		Stripe:     stripe,
+		Connection: connection,
+		Tags:       r.tagsFor(obj),
 		Record: func(reason, format string, args ...any) {
 			r.event(obj, corev1.EventTypeNormal, reason, format, args...)
 		},

@@ -96,10 +96,18 @@ func (g *Registry) Kind(name string) (Kind, error) {
 // Index registers the field index of every declared reference with the manager. Call it once, before
 // the manager starts.
 func (g *Registry) Index(mgr ctrl.Manager) error {
+	return g.EachIndex(func(obj client.Object, field string, extract client.IndexerFunc) error {
+		return mgr.GetFieldIndexer().IndexField(context.Background(), obj, field, extract)
+	})
+}
+
+// EachIndex calls add with every declared reference's field index: the kind it indexes, the index's
+// name, and the function that extracts the referent's name (also what a test's fake client registers).
+func (g *Registry) EachIndex(add func(obj client.Object, field string, extract client.IndexerFunc) error) error {
 	for _, k := range g.kinds {
 		for _, ref := range k.References {
 			name := ref.Name
-			if err := mgr.GetFieldIndexer().IndexField(context.Background(), k.New(), ref.Index, func(o client.Object) []string {
+			if err := add(k.New(), ref.Index, func(o client.Object) []string {
 				if n := name(o); n != "" {
 					return []string{n}
 				}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -35,11 +34,7 @@ type Connecter struct {
 // namespace was checked by the reconciler when it handed out the client.)
 func (c Connecter) Connect(ctx context.Context, obj managed.Object, pass *managed.Pass) (managed.ExternalClient, error) {
 	t := obj.(*v1alpha1.StripeTenant)
-	var connection v1alpha1.StripeConnection
-	name := managed.ConnectionRefName(t)
-	if err := c.Kube.Get(ctx, types.NamespacedName{Name: name}, &connection); err != nil {
-		return nil, fmt.Errorf("get StripeConnection %q: %w", name, err)
-	}
+	connection, name := pass.Connection, pass.Connection.Name
 	if connection.Spec.Region != t.Spec.DataResidency {
 		return nil, &managed.DependencyError{Reason: v1alpha1.ReasonResidencyMismatch, Message: fmt.Sprintf(
 			"spec.dataResidency is %s but StripeConnection %q is in region %s: a tenant's data stays in its region, so nothing was sent to Stripe; both fields are immutable, so recreate the tenant on a connection of region %s",
