@@ -31,15 +31,11 @@ func report(m *measurement, dups duplicates, events kindEvents, fp *failedPasses
 
 	causes, failedPlans := fp.snapshot("BillingPlan")
 	fmt.Printf("\n== Failed passes (controller-runtime's \"Reconciler error\"; each is retried with backoff): %s\n", formatCounts(causes))
-	failed := map[string]bool{}
-	for _, name := range append(failedPlans, events.failedBy429...) {
-		failed[name] = true
-	}
+	finalSynced := map[string]string{}
 	for _, line := range notReady {
-		if is429(line.synced) {
-			failed[line.name] = true
-		}
+		finalSynced[line.name] = line.synced
 	}
+	failed := failedBy429(failedPlans, events.failedBy429, finalSynced)
 	fmt.Printf("\n== Duplicates: %d (extra products %d, extra active prices %d; missing products %d, missing prices %d)\n",
 		dups.total(), dups.extraProducts, dups.extraPrices, dups.missingProducts, dups.missingPrices)
 	printFirst(dups.details)
@@ -307,4 +303,19 @@ func firstN(s []string, n int) []string {
 		return append(s[:n:n], "...")
 	}
 	return s
+}
+
+// failedBy429 is the set of objects a 429 failed, in either scenario: named by the manager's failed
+// passes or its events, or left with a final Synced condition that names a rate limit.
+func failedBy429(fromLog, fromEvents []string, finalSynced map[string]string) map[string]bool {
+	failed := map[string]bool{}
+	for _, name := range append(append([]string(nil), fromLog...), fromEvents...) {
+		failed[name] = true
+	}
+	for name, synced := range finalSynced {
+		if is429(synced) {
+			failed[name] = true
+		}
+	}
+	return failed
 }

@@ -34,15 +34,11 @@ func reportTenants(m *tenantMeasurement, dups tenantDuplicates, planDups duplica
 
 	causes, by429 := fp.snapshot("StripeTenant")
 	fmt.Printf("\n== Failed passes (the manager's \"Reconciler error\" log lines; each is retried with backoff): %s\n", formatCounts(causes))
-	failed := map[string]bool{}
-	for _, name := range append(by429, events.failedBy429...) {
-		failed[name] = true
-	}
+	finalSynced := map[string]string{}
 	for _, t := range notSynced {
-		if is429(t.synced) {
-			failed[t.name] = true
-		}
+		finalSynced[t.name] = t.synced
 	}
+	failed := failedBy429(by429, events.failedBy429, finalSynced)
 	fmt.Printf("\n== Duplicates: %d (tenants: extra %s; missing %s. Plans: extra products %d, extra active prices %d; missing products %d, missing prices %d)\n",
 		dups.total()+planDups.total(), formatIntMap(dups.extra), formatIntMap(dups.missing),
 		planDups.extraProducts, planDups.extraPrices, planDups.missingProducts, planDups.missingPrices)
