@@ -14,7 +14,7 @@ COPY cmd/ cmd/
 COPY internal/ internal/
 
 ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH}
-RUN go build -trimpath -ldflags "-s -w" -o /out/manager ./cmd
+RUN go build -trimpath -ldflags "-s -w" -o /out/manager ./cmd/manager
 # The webhook relay (webhookrelay/) gets its build line here when its first binary lands.
 
 # Static binaries on a distroless base: no shell, no package manager, non-root by default.

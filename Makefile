@@ -58,7 +58,7 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 
 .PHONY: build
 build: ## Build the manager and the emulator, exactly as the Dockerfile does.
-	go build $(GO_BUILD_FLAGS) -o bin/manager ./cmd
+	go build $(GO_BUILD_FLAGS) -o bin/manager ./cmd/manager
 	go build $(GO_BUILD_FLAGS) -o bin/stripe-emulator ./hack/stripe-emulator
 
 .PHONY: demo

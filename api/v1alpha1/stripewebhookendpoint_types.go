@@ -17,6 +17,9 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"sort"
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -136,8 +139,34 @@ const (
 )
 
 // SigningSecretKey is the key of the Secret (spec.secretName) that holds a webhook endpoint's signing
-// secret.
+// secret: the first endpoint's, and the one a person puts there for an adopted endpoint. An endpoint
+// made by a rotation writes its secret under SigningSecretKeyPrefix + its id instead (status says
+// which key is current), each key owned by its own server-side-apply field manager, so that the old
+// secret stays in place, unread by the operator, until the overlap ends and its key is removed.
 const SigningSecretKey = "signingSecret"
+
+// SigningSecretKeyPrefix starts the key of a rotated endpoint's signing secret: "signingSecret.we_…".
+const SigningSecretKeyPrefix = SigningSecretKey + "."
+
+// SigningSecretsOf returns the signing secrets a webhook endpoint's Secret holds, in key order: the
+// value of SigningSecretKey and of every key starting with SigningSecretKeyPrefix. The relay accepts
+// an event signed with any of them: during a rotation both the old and the new endpoint deliver.
+func SigningSecretsOf(data map[string][]byte) []string {
+	keys := make([]string, 0, len(data))
+	for key := range data {
+		if key == SigningSecretKey || strings.HasPrefix(key, SigningSecretKeyPrefix) {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	secrets := make([]string, 0, len(keys))
+	for _, key := range keys {
+		if v := strings.TrimSpace(string(data[key])); v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	return secrets
+}
 
 // StripeWebhookEndpoint is a Stripe webhook endpoint; its signing secret is written to a Secret that
 // the webhook relay reads.

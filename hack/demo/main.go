@@ -167,7 +167,7 @@ func (m *managerProcess) stop() {
 
 func startManager(ctx context.Context, env *testenv.Env, logPath string) (*managerProcess, error) {
 	binary := filepath.Join(env.RepoRoot, "bin", "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", binary, "./cmd")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", binary, "./cmd/manager")
 	build.Dir, build.Stdout, build.Stderr = env.RepoRoot, os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("build the manager: %w", err)

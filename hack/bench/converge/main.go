@@ -8,7 +8,7 @@
 //     account) and the platform BillingPlans they subscribe to, applied at once against the same
 //     emulator. It prints the time to all-Synced against the lower bound, Stripe calls per tenant,
 //     duplicates, 429s, the operator's resident memory per 1,000 objects, and what the onboarding
-//     rechecks of tenants that stay mid-onboarding cost. The manager (./cmd) runs as its own OS process
+//     rechecks of tenants that stay mid-onboarding cost. The manager (./cmd/manager) runs as its own OS process
 //     so that its RSS is its own (tenants.go, process.go).
 //
 // It prints figures and PASS/SHORT against the targets; it never fails on a missed target (it exits

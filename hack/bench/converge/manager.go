@@ -81,7 +81,7 @@ func (m *runningManager) stop() error {
 	return m.err
 }
 
-// startManager runs every controller with controller.SetupAll, as `go run ./cmd` would, with its cache
+// startManager runs every controller with controller.SetupAll, as `go run ./cmd/manager` would, with its cache
 // scoped to namespace (plus the key Secrets and namespaces) and BillingPlan concurrency set.
 func startManager(env *testenv.Env, namespace string, concurrency int) (*runningManager, error) {
 	m := &runningManager{writes: newCounts(), httpWrites: newCounts(), registry: prometheus.NewRegistry(), done: make(chan error, 1)}

@@ -23,19 +23,19 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// The tenant scenario runs the operator's manager (./cmd, as deployed) as its own OS process, so that
+// The tenant scenario runs the operator's manager (./cmd/manager, as deployed) as its own OS process, so that
 // the resident memory read from /proc is the operator's alone: this process also holds the emulator,
 // whose store grows with every Stripe object. The manager reaches the API server through kubeProxy,
 // which counts its writes as the plans scenario's in-process transport does.
 
-// buildManager builds ./cmd into dir and returns the binary's path.
+// buildManager builds ./cmd/manager into dir and returns the binary's path.
 func buildManager(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "manager")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/manager")
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd: %w", err)
+		return "", fmt.Errorf("go build ./cmd/manager: %w", err)
 	}
 	return bin, nil
 }
@@ -50,7 +50,7 @@ type managerProcess struct {
 	once   sync.Once
 }
 
-// managerArgs are the manager's flags (cmd/main.go): the given kubeconfig, API keys read only from
+// managerArgs are the manager's flags (cmd/manager/main.go): the given kubeconfig, API keys read only from
 // secretNamespace, no metrics or probe listeners, the concurrency by kind, and zap's level for -v.
 func managerArgs(kubeconfig string, o options) []string {
 	return []string{

@@ -19,7 +19,7 @@ import (
 // MaxRecheckDelay, and waiting is the number of the kind's objects waiting for a recheck (this one
 // included). A tenant's Why names its onboarding stage, which nobody changes here (nobody submits the
 // emulator's requirements), and its accounts have no deadline and no onboarding link, so NotAfter
-// plays no part. The manager (./cmd) leaves RecheckRate at managed.DefaultRecheckRate.
+// plays no part. The manager (./cmd/manager) leaves RecheckRate at managed.DefaultRecheckRate.
 
 // recheckRate is the manager's bound on a kind's rechecks together, in passes per second.
 const recheckRate = managed.DefaultRecheckRate

@@ -121,7 +121,7 @@ func startWorld(ctx context.Context, o options, failed *failedPasses) (w *world,
 		return nil, fmt.Errorf("temporary folder: %w", err)
 	}
 	w.closers = append(w.closers, func() { _ = os.RemoveAll(tmp) })
-	step("building the manager: go build ./cmd")
+	step("building the manager: go build ./cmd/manager")
 	bin, err := buildManager(root, tmp)
 	if err != nil {
 		return nil, err

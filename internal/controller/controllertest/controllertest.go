@@ -66,7 +66,7 @@ func (m *Manager) Stop() error {
 	return m.err
 }
 
-// StartManager runs every controller against env, as `go run ./cmd` would, until the test ends or Stop.
+// StartManager runs every controller against env, as `go run ./cmd/manager` would, until the test ends or Stop.
 func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 	t.Helper()
 	if o.Concurrency == nil {
@@ -84,7 +84,7 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 				&corev1.Secret{}:    {Namespaces: map[string]cache.Config{SecretNamespace: {}}},
 				&corev1.Namespace{}: {},
 			},
-			DefaultTransform: cache.TransformStripManagedFields(), // as cmd/main.go
+			DefaultTransform: cache.TransformStripManagedFields(), // as cmd/manager/main.go
 		},
 		Controller: ctrlConfig(),
 	}
