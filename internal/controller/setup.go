@@ -25,6 +25,7 @@ import (
 	"github.com/cloudip/stripe-operator/internal/controller/stripetenant"
 	"github.com/cloudip/stripe-operator/internal/controller/stripewebhookendpoint"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // The operator's own RBAC: read connections and write their status, read the namespaces that
@@ -80,7 +81,7 @@ func connectionUser(name string, newObject func() managed.Object, newList func()
 // one token bucket per connection.
 func SetupAll(mgr ctrl.Manager, o Options) error {
 	pool := stripeapi.NewPool(o.Metrics, mgr.GetLogger().WithName("stripe"))
-	connections := managed.NewConnections(mgr.GetClient(), pool, o.SecretNamespaces, o.HTTPClient)
+	connections := stripeconn.NewResolver(mgr.GetClient(), pool, o.SecretNamespaces, o.HTTPClient)
 	kinds := Kinds()
 	if err := kinds.Index(mgr); err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // tenantKind and planOnTenantKind declare a referent (a tenant) and its user (a plan on its account)
@@ -70,7 +71,7 @@ func runPass(t *testing.T, kind Kind, key types.NamespacedName, external *fakeEx
 		WithStatusSubresource(&v1alpha1.BillingPlan{}, &v1alpha1.StripeConnection{}, &v1alpha1.StripeTenant{})).Build()
 	external.kube = kube
 	events := &recorder{}
-	r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), events, Options{
+	r := NewReconciler(kube, stripeconn.NewResolver(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), events, Options{
 		Kind: kind, Registry: registry, Connecter: fakeConnecter{external: external, err: connectErr},
 	})
 	result, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key})

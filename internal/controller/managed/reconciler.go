@@ -22,6 +22,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // Event reasons for the Kubernetes events the reconciler emits. Every Stripe write gets one.
@@ -51,7 +52,7 @@ const (
 // at the end of the pass, and only when it changed.
 type Reconciler struct {
 	kube        client.Client
-	connections *Connections
+	connections *stripeconn.Resolver
 	connecter   Connecter
 	kind        Kind
 	registry    *Registry
@@ -81,7 +82,7 @@ type Options struct {
 }
 
 // NewReconciler returns a Reconciler for one kind.
-func NewReconciler(kube client.Client, connections *Connections, recorder events.EventRecorder, o Options) *Reconciler {
+func NewReconciler(kube client.Client, connections *stripeconn.Resolver, recorder events.EventRecorder, o Options) *Reconciler {
 	if o.Resync <= 0 {
 		o.Resync = defaultResync
 	}

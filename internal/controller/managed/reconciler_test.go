@@ -21,6 +21,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // fakeExternal is an ExternalClient made of an observation and recorded calls. Its create checks
@@ -241,7 +242,7 @@ func TestReconcileContract(t *testing.T) {
 			external := tc.external
 			external.kube = kube
 			events := &recorder{}
-			connections := NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil)
+			connections := stripeconn.NewResolver(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil)
 			r := NewReconciler(kube, connections, events, Options{
 				Kind: planKind(), ClusterID: "unit", Connecter: fakeConnecter{external: &external},
 			})
@@ -301,7 +302,7 @@ func TestUnchangedStatusIsNotWritten(t *testing.T) {
 			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		}}).Build()
 	external := &fakeExternal{kube: kube, observation: Observation{Exists: true, UpToDate: true}}
-	r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), &recorder{}, Options{
+	r := NewReconciler(kube, stripeconn.NewResolver(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), &recorder{}, Options{
 		Kind: planKind(), Connecter: fakeConnecter{external: external},
 	})
 	request := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "gold"}}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // Pins the secondary-object guarantee: the marker is persisted before the create and the id right
@@ -73,7 +74,7 @@ func TestSecondaries(t *testing.T) {
 				plan.Annotations = map[string]string{AnnotationSecondaryPrefix + "customer": tc.annotation}
 			}
 			kube := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(plan).Build()
-			r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), nil, nil), &recorder{}, Options{Kind: planKind()})
+			r := NewReconciler(kube, stripeconn.NewResolver(kube, stripeapi.NewPool(nil, logr.Discard()), nil, nil), &recorder{}, Options{Kind: planKind()})
 			obj := &v1alpha1.BillingPlan{}
 			if err := kube.Get(context.Background(), client.ObjectKeyFromObject(plan), obj); err != nil {
 				t.Fatal(err)

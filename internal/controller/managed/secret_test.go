@@ -16,6 +16,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // secretExternal is a fake adapter whose Create returns a secret, like a webhook endpoint's.
@@ -99,7 +100,7 @@ func TestSecretOnCreate(t *testing.T) {
 				}).Build()
 			external := &secretExternal{fakeExternal: fakeExternal{kube: kube, observation: Observation{Exists: tc.foundByTags != "", UpToDate: true, ExternalID: tc.foundByTags}}, createIDs: tc.createIDs}
 			events := &recorder{}
-			r := NewReconciler(kube, NewConnections(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), events, Options{
+			r := NewReconciler(kube, stripeconn.NewResolver(kube, stripeapi.NewPool(nil, logr.Discard()), []string{"ops"}, nil), events, Options{
 				Kind: planKind(), Connecter: secretConnecter{external: external},
 			})
 			_, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: planKey})

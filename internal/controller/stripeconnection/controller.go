@@ -27,6 +27,7 @@ import (
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // secretRefIndex indexes connections by the Secret ("namespace/name") holding their key, so a key
@@ -42,7 +43,7 @@ const (
 // Reconciler verifies StripeConnections.
 type Reconciler struct {
 	kube        client.Client
-	connections *managed.Connections
+	connections *stripeconn.Resolver
 	recorder    events.EventRecorder
 	resync      time.Duration
 	usersOf     UsersOf
@@ -50,7 +51,7 @@ type Reconciler struct {
 
 // New returns the StripeConnection reconciler. resync is how often a verified key is checked again;
 // usersOf lists the objects that reference a connection (its deletion waits for them).
-func New(kube client.Client, connections *managed.Connections, recorder events.EventRecorder, resync time.Duration, usersOf UsersOf) *Reconciler {
+func New(kube client.Client, connections *stripeconn.Resolver, recorder events.EventRecorder, resync time.Duration, usersOf UsersOf) *Reconciler {
 	return &Reconciler{kube: kube, connections: connections, recorder: recorder, resync: resync, usersOf: usersOf}
 }
 

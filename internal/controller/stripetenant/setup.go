@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // Kind is the kind's name in tags, events and logs.
@@ -47,7 +48,7 @@ func planRefName(o client.Object) string {
 }
 
 // Setup registers the StripeTenant controller: the generic reconciler with this package's adapter.
-func Setup(mgr ctrl.Manager, connections *managed.Connections, o managed.Options, c managed.ControllerOptions) error {
+func Setup(mgr ctrl.Manager, connections *stripeconn.Resolver, o managed.Options, c managed.ControllerOptions) error {
 	o.Kind = Declaration()
 	o.Connecter = Connecter{Kube: mgr.GetClient()}
 	r := managed.NewReconciler(mgr.GetClient(), connections, mgr.GetEventRecorder("stripe-operator-stripetenant"), o)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 )
 
 // Kind is the kind's name in tags, events and logs.
@@ -26,7 +27,7 @@ func Declaration() managed.Kind {
 }
 
 // Setup registers the StripeWebhookEndpoint controller: the generic reconciler with this adapter.
-func Setup(mgr ctrl.Manager, connections *managed.Connections, o managed.Options, c managed.ControllerOptions) error {
+func Setup(mgr ctrl.Manager, connections *stripeconn.Resolver, o managed.Options, c managed.ControllerOptions) error {
 	o.Kind = Declaration()
 	o.Connecter = Connecter{}
 	r := managed.NewReconciler(mgr.GetClient(), connections, mgr.GetEventRecorder("stripe-operator-stripewebhookendpoint"), o)

@@ -1,4 +1,8 @@
-package managed
+// Package stripeconn resolves a StripeConnection into a Stripe client: it reads the API key from the
+// Secret the connection names, checks it against the connection's mode, and hands out the pool's one
+// client (so one token bucket) per connection. The manager's controllers and the relay's backfill both
+// use it; its errors (DependencyError, TerminalError) are the reconcile contract's.
+package stripeconn
 
 import (
 	"context"
@@ -18,28 +22,28 @@ import (
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
-// Connections turns a StripeConnection into a Stripe client: it reads the API key from the Secret the
+// Resolver turns a StripeConnection into a Stripe client: it reads the API key from the Secret the
 // connection names (only from the namespaces the operator is configured to read), checks that the key
 // fits the connection's mode, and hands out the one client, and so the one token bucket, that the pool
 // keeps for the connection. Every controller asks it, so every controller shares that budget.
-type Connections struct {
+type Resolver struct {
 	kube             client.Reader
 	pool             *stripeapi.Pool
 	secretNamespaces map[string]bool
 	httpClient       *http.Client
 }
 
-// NewConnections returns a Connections reading Secrets only in secretNamespaces. httpClient may be nil.
-func NewConnections(kube client.Reader, pool *stripeapi.Pool, secretNamespaces []string, httpClient *http.Client) *Connections {
+// NewResolver returns a Resolver reading Secrets only in secretNamespaces. httpClient may be nil.
+func NewResolver(kube client.Reader, pool *stripeapi.Pool, secretNamespaces []string, httpClient *http.Client) *Resolver {
 	allowed := map[string]bool{}
 	for _, ns := range secretNamespaces {
 		allowed[ns] = true
 	}
-	return &Connections{kube: kube, pool: pool, secretNamespaces: allowed, httpClient: httpClient}
+	return &Resolver{kube: kube, pool: pool, secretNamespaces: allowed, httpClient: httpClient}
 }
 
 // SecretNamespaces lists the namespaces whose Secrets may hold API keys.
-func (c *Connections) SecretNamespaces() []string {
+func (c *Resolver) SecretNamespaces() []string {
 	namespaces := make([]string, 0, len(c.secretNamespaces))
 	for ns := range c.secretNamespaces {
 		namespaces = append(namespaces, ns)
@@ -52,7 +56,7 @@ func (c *Connections) SecretNamespaces() []string {
 // It refuses, with a DependencyError that names the cause, a connection that is missing, not Ready, or
 // whose allowedNamespaces does not select the namespace; and, unless the object is itself being
 // deleted (its clean-up still needs the connection), one that is being deleted.
-func (c *Connections) ClientFor(ctx context.Context, name, namespace string, objectDeleting bool) (stripeapi.Interface, *v1alpha1.StripeConnection, error) {
+func (c *Resolver) ClientFor(ctx context.Context, name, namespace string, objectDeleting bool) (stripeapi.Interface, *v1alpha1.StripeConnection, error) {
 	var connection v1alpha1.StripeConnection
 	if err := c.kube.Get(ctx, types.NamespacedName{Name: name}, &connection); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -89,7 +93,7 @@ func (c *Connections) ClientFor(ctx context.Context, name, namespace string, obj
 
 // Client returns the connection's client without checking its Ready condition: the StripeConnection
 // controller uses it to verify the key in the first place.
-func (c *Connections) Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error) {
+func (c *Resolver) Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error) {
 	key, err := c.apiKey(ctx, connection)
 	if err != nil {
 		return nil, err
@@ -109,11 +113,11 @@ func (c *Connections) Client(ctx context.Context, connection *v1alpha1.StripeCon
 }
 
 // Forget drops the client of a deleted connection.
-func (c *Connections) Forget(uid types.UID) { c.pool.Forget(string(uid)) }
+func (c *Resolver) Forget(uid types.UID) { c.pool.Forget(string(uid)) }
 
 // apiKey reads the key and checks it against the connection's mode: a live key on a test connection
 // (or the reverse) is refused before it is ever sent to Stripe.
-func (c *Connections) apiKey(ctx context.Context, connection *v1alpha1.StripeConnection) (string, error) {
+func (c *Resolver) apiKey(ctx context.Context, connection *v1alpha1.StripeConnection) (string, error) {
 	ref := connection.Spec.SecretRef
 	if !c.secretNamespaces[ref.Namespace] {
 		return "", &DependencyError{Reason: v1alpha1.ReasonInvalidCredentials,
@@ -158,7 +162,7 @@ func checkKeyMode(key string, mode v1alpha1.StripeMode) error {
 	return nil
 }
 
-func (c *Connections) namespaceAllowed(ctx context.Context, connection *v1alpha1.StripeConnection, namespace string) (bool, error) {
+func (c *Resolver) namespaceAllowed(ctx context.Context, connection *v1alpha1.StripeConnection, namespace string) (bool, error) {
 	if connection.Spec.AllowedNamespaces == nil {
 		return false, nil
 	}
