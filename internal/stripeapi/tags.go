@@ -154,8 +154,11 @@ func IdempotencyKey(uid string, generation int64, purpose string) string {
 			clean = append(clean, '_')
 		}
 	}
-	return "cloudip-" + string(clean) + "-" + sum
+	return idempotencyKeyPrefix + string(clean) + "-" + sum
 }
+
+// idempotencyKeyPrefix starts every key IdempotencyKey makes; Event.CausedByOperator looks for it.
+const idempotencyKeyPrefix = "cloudip-"
 
 // Digest returns a short stable hash (16 hex characters) of the JSON encoding of values, for the
 // purpose of an update's IdempotencyKey. Maps encode with sorted keys, so equal values give equal

@@ -99,6 +99,13 @@ type Event struct {
 	ObjectID       string
 	ObjectType     string
 	ObjectMetadata map[string]string
+	// ObjectCustomer is data.object.customer when it is an id (an invoice's, a subscription's): how an
+	// event about an object without the operator's tags still finds its owner.
+	ObjectCustomer string
+	// RequestID and IdempotencyKey are the API request that caused the event ("" for events Stripe
+	// causes itself, and for a request sent without a key, such as a Dashboard edit).
+	RequestID      string
+	IdempotencyKey string
 	// SignedAt is the Stripe-Signature timestamp.
 	SignedAt time.Time
 	// SecretIndex is the index, in the secrets given to VerifyEvent, of the secret that verified the
@@ -121,6 +128,9 @@ type wireEvent struct {
 	Data       struct {
 		Object json.RawMessage `json:"object"`
 	} `json:"data"`
+	// Request is an object since API version 2017-05-25; older events have a string here, which
+	// readRequest ignores.
+	Request json.RawMessage `json:"request"`
 }
 
 // VerifyEvent checks payload against the Stripe-Signature header with any of secrets (several are
@@ -151,6 +161,18 @@ func VerifyEvent(payload []byte, header string, secrets []string, tolerance time
 			ErrFromFuture, signedAt.UTC().Format(time.RFC3339), -age, tolerance)
 	}
 
+	ev, err := DecodeEvent(payload)
+	if err != nil {
+		return nil, err
+	}
+	ev.SignedAt, ev.SecretIndex = signedAt.UTC(), index
+	return ev, nil
+}
+
+// DecodeEvent reads a Stripe event's JSON without verifying anything: for events that are already
+// trusted (stored after VerifyEvent, or listed from /v1/events with the connection's key). It fails,
+// wrapping ErrMalformedEvent, for JSON that is not an event (no id or type).
+func DecodeEvent(payload []byte) (*Event, error) {
 	var w wireEvent
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedEvent, err)
@@ -166,12 +188,19 @@ func VerifyEvent(payload []byte, header string, secrets []string, tolerance time
 		Created:            time.Unix(w.Created, 0).UTC(),
 		APIVersion:         w.APIVersion,
 		APIVersionMismatch: w.APIVersion != APIVersion,
-		SignedAt:           signedAt.UTC(),
-		SecretIndex:        index,
+		SecretIndex:        -1,
 		Raw:                payload,
 	}
-	ev.ObjectID, ev.ObjectType, ev.ObjectMetadata = readObject(w.Data.Object)
+	ev.ObjectID, ev.ObjectType, ev.ObjectMetadata, ev.ObjectCustomer = readObject(w.Data.Object)
+	ev.RequestID, ev.IdempotencyKey = readRequest(w.Request)
 	return ev, nil
+}
+
+// CausedByOperator says the event is the echo of one of the operator's own writes: the request that
+// caused it carried an idempotency key of IdempotencyKey's form. Such an event tells the operator
+// nothing it does not know, so it starts no reconcile.
+func (e *Event) CausedByOperator() bool {
+	return strings.HasPrefix(e.IdempotencyKey, idempotencyKeyPrefix)
 }
 
 // parseSignatureHeader reads t=<unix seconds> and every v1=<hex> of a Stripe-Signature header. Other
@@ -239,22 +268,43 @@ func matchSecret(payload []byte, signedAt time.Time, sigs [][]byte, secrets []st
 	return -1, fmt.Errorf("%w: %d signature(s) checked against %d secret(s)", ErrNoValidSignature, len(sigs), tried)
 }
 
-// readObject reads data.object's id, object and metadata, each only if it has the expected type.
-func readObject(raw json.RawMessage) (id, typ string, metadata map[string]string) {
+// readObject reads data.object's id, object, metadata and customer id, each only if it has the
+// expected type (an expanded customer is an object, and is then left out).
+func readObject(raw json.RawMessage) (id, typ string, metadata map[string]string, customer string) {
 	var fields struct {
 		ID       json.RawMessage `json:"id"`
 		Object   json.RawMessage `json:"object"`
 		Metadata json.RawMessage `json:"metadata"`
+		Customer json.RawMessage `json:"customer"`
 	}
 	if len(raw) == 0 || json.Unmarshal(raw, &fields) != nil {
-		return "", "", nil
+		return "", "", nil, ""
 	}
 	_ = json.Unmarshal(fields.ID, &id)
 	_ = json.Unmarshal(fields.Object, &typ)
+	_ = json.Unmarshal(fields.Customer, &customer)
 	if json.Unmarshal(fields.Metadata, &metadata) != nil {
 		metadata = nil
 	}
-	return id, typ, metadata
+	return id, typ, metadata, customer
+}
+
+// readRequest reads request.id and request.idempotency_key (either may be null).
+func readRequest(raw json.RawMessage) (id, idempotencyKey string) {
+	var request struct {
+		ID             *string `json:"id"`
+		IdempotencyKey *string `json:"idempotency_key"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &request) != nil {
+		return "", ""
+	}
+	if request.ID != nil {
+		id = *request.ID
+	}
+	if request.IdempotencyKey != nil {
+		idempotencyKey = *request.IdempotencyKey
+	}
+	return id, idempotencyKey
 }
 
 // clipHeader shortens what an error quotes from an unauthenticated header.

@@ -35,6 +35,7 @@ type SQLite struct {
 	out   *sql.Stmt
 
 	maxBatch int
+	lastSeq  int64 // the writer goroutine's alone, after init
 	reqs     chan *putReq
 	quit     chan struct{}
 	done     sync.WaitGroup
@@ -119,6 +120,9 @@ func (s *SQLite) init(ctx context.Context, path string) error {
 			return fmt.Errorf("sqlite %s: schema: %w", path, err)
 		}
 	}
+	if err := s.write.QueryRowContext(ctx, sqlLatestSeq).Scan(&s.lastSeq); err != nil {
+		return fmt.Errorf("sqlite %s: latest seq: %w", path, err)
+	}
 	var err error
 	if s.ins, err = s.write.PrepareContext(ctx, sqlInsertEvent); err != nil {
 		return fmt.Errorf("sqlite %s: prepare insert: %w", path, err)
@@ -194,22 +198,27 @@ func (s *SQLite) commit(batch []*putReq) ([]PutResult, error) {
 	}
 	ins, out := tx.StmtContext(ctx, s.ins), tx.StmtContext(ctx, s.out)
 	results := make([]PutResult, len(batch))
+	seq := s.lastSeq
 	for i, r := range batch {
-		if results[i], err = insert(ctx, ins, out, r); err != nil {
+		if results[i], err = insert(ctx, ins, out, r, seq+1); err != nil {
 			_ = tx.Rollback()
 			return nil, err
+		}
+		if results[i] == Stored {
+			seq++
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put: commit %d event(s): %w", len(batch), err)
 	}
+	s.lastSeq = seq // only once committed: a rolled-back batch leaves no gap
 	return results, nil
 }
 
-func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq) (PutResult, error) {
+func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq, seq int64) (PutResult, error) {
 	ev := r.ev
 	res, err := ins.ExecContext(ctx, ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
-		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload))
+		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload), seq)
 	if err != nil {
 		return 0, fmt.Errorf("put %s: insert event: %w", ev.ID, err)
 	}
@@ -230,18 +239,82 @@ func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq) (PutResult, erro
 
 // Get implements Store.
 func (s *SQLite) Get(ctx context.Context, id string) (Event, error) {
-	var (
-		ev                Event
-		created, received int64
-		payload           string
-	)
-	err := s.read.QueryRowContext(ctx, sqlGetEvent, id).Scan(&ev.ID, &ev.Endpoint, &ev.Type, &ev.Account, &ev.Livemode,
-		&ev.APIVersion, &ev.ObjectID, &created, &received, &payload)
+	ev, err := scanEvent(s.read.QueryRowContext(ctx, sqlGetEvent, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// Since implements Store.
+func (s *SQLite) Since(ctx context.Context, after int64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.read.QueryContext(ctx, sqlSince, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events since %d: %w", after, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("events since %d: %w", after, err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events since %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// LatestSeq implements Store.
+func (s *SQLite) LatestSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.read.QueryRowContext(ctx, sqlLatestSeq).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("latest seq: %w", err)
+	}
+	return seq, nil
+}
+
+// Cursor implements Store.
+func (s *SQLite) Cursor(ctx context.Context, source string) (time.Time, bool, error) {
+	var until int64
+	err := s.read.QueryRowContext(ctx, sqlCursor, source).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("backfill cursor %s: %w", source, err)
+	}
+	return time.Unix(until, 0).UTC(), true, nil
+}
+
+// SetCursor implements Store. It goes through the writer's connection (SQLite's one writer), beside
+// the batching goroutine, as Prune does.
+func (s *SQLite) SetCursor(ctx context.Context, source string, t time.Time) error {
+	if _, err := s.write.ExecContext(ctx, sqlSetCursor, source, t.Unix()); err != nil {
+		return fmt.Errorf("set backfill cursor %s: %w", source, err)
+	}
+	return nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row rowScanner) (Event, error) {
+	var (
+		ev                Event
+		created, received int64
+		payload           string
+	)
+	if err := row.Scan(&ev.ID, &ev.Endpoint, &ev.Type, &ev.Account, &ev.Livemode, &ev.APIVersion, &ev.ObjectID,
+		&created, &received, &payload, &ev.Seq); err != nil {
+		return Event{}, err
 	}
 	ev.Created, ev.ReceivedAt, ev.Payload = time.Unix(created, 0).UTC(), time.UnixMilli(received).UTC(), []byte(payload)
 	return ev, nil

@@ -32,6 +32,9 @@ var (
 type Event struct {
 	// ID is Stripe's event id, unique in the store.
 	ID string
+	// Seq is the store's order of arrival (1, 2, …; set by Put, ignored in its argument): what the
+	// operator's notification feed (Since) follows, since Stripe's own order is not arrival order.
+	Seq int64
 	// Endpoint is the relay endpoint key the event arrived on (namespace/name), or where backfill
 	// found it.
 	Endpoint   string
@@ -76,6 +79,15 @@ type Store interface {
 	Get(ctx context.Context, id string) (Event, error)
 	// Outbox returns the destinations an event still owes, sorted.
 	Outbox(ctx context.Context, id string) ([]string, error)
+	// Since returns up to limit events with Seq > after, in Seq order: the notification feed's read.
+	Since(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LatestSeq returns the highest Seq stored (0 for an empty store).
+	LatestSeq(ctx context.Context) (int64, error)
+	// Cursor returns how far backfill has listed a source's events (a connection, or one of its
+	// connected accounts), false when it never has.
+	Cursor(ctx context.Context, source string) (time.Time, bool, error)
+	// SetCursor records that backfill has listed every event of source created before t.
+	SetCursor(ctx context.Context, source string, t time.Time) error
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int64, error)
 	// Prune forgets events received before now-retention that owe no delivery (an event with outbox
@@ -90,6 +102,7 @@ type Store interface {
 var Schema = []string{
 	`CREATE TABLE IF NOT EXISTS events (
 	id          TEXT    NOT NULL PRIMARY KEY,
+	seq         BIGINT  NOT NULL,
 	endpoint    TEXT    NOT NULL,
 	type        TEXT    NOT NULL,
 	account     TEXT    NOT NULL,
@@ -101,6 +114,11 @@ var Schema = []string{
 	payload     TEXT    NOT NULL
 )`,
 	`CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq)`,
+	`CREATE TABLE IF NOT EXISTS backfill_cursors (
+	source      TEXT   NOT NULL PRIMARY KEY,
+	listed_until BIGINT NOT NULL
+)`,
 	`CREATE TABLE IF NOT EXISTS outbox (
 	event_id    TEXT NOT NULL REFERENCES events (id),
 	destination TEXT NOT NULL,
@@ -111,13 +129,20 @@ var Schema = []string{
 // The statements both engines run.
 const (
 	sqlInsertEvent = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
-	received_at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`
+	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
 	sqlInsertOutbox = `INSERT INTO outbox (event_id, destination) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	sqlGetEvent     = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
-	payload FROM events WHERE id = $1`
+	payload, seq FROM events WHERE id = $1`
+	sqlSince = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
+	payload, seq FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
+	sqlLatestSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
+	sqlCursor    = `SELECT listed_until FROM backfill_cursors WHERE source = $1`
+	sqlSetCursor = `INSERT INTO backfill_cursors (source, listed_until) VALUES ($1, $2)
+	ON CONFLICT (source) DO UPDATE SET listed_until = excluded.listed_until`
 	sqlOutbox     = `SELECT destination FROM outbox WHERE event_id = $1 ORDER BY destination`
 	sqlCount      = `SELECT COUNT(*) FROM events`
 	sqlPruneBatch = `DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1
-	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id) LIMIT 1000)`
+	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)
+	AND e.seq < (SELECT MAX(seq) FROM events) LIMIT 1000)`
 	pruneBatch = 1000
 )
