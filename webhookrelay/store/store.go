@@ -91,7 +91,8 @@ type Store interface {
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int64, error)
 	// Prune forgets events received before now-retention that owe no delivery (an event with outbox
-	// rows is kept until they are delivered or dead-lettered). retention must be ≥ MinRetention.
+	// rows is kept until they are delivered or dead-lettered, and the newest event is kept so that Seq
+	// keeps counting from it). retention must be ≥ MinRetention.
 	Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error)
 	// Close stops the store; Put then returns ErrClosed.
 	Close() error
