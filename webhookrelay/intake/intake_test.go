@@ -62,7 +62,9 @@ type delivery struct {
 	tamper   bool
 	path     string
 	big      bool
-	want     int
+	// header, when set, rewrites the Stripe-Signature header the delivery would carry.
+	header func(signed string) string
+	want   int
 }
 
 func payload(d delivery) []byte {
@@ -89,6 +91,9 @@ func (d delivery) send(t *testing.T, srv *httptest.Server) int {
 		p = path
 	}
 	header := stripeapi.SignTestPayload(body, secret, at)
+	if d.header != nil {
+		header = d.header(header)
+	}
 	if d.tamper {
 		body = bytes.Replace(body, []byte("prod_1"), []byte("prod_X"), 1)
 	}
@@ -162,6 +167,25 @@ func TestIntake(t *testing.T) {
 		{name: "future", pins: "an event signed beyond the tolerance ahead is refused",
 			deliveries: []delivery{{id: "evt_1", signedAt: now.Add(10 * time.Minute), want: bad}},
 			refused:    map[string]float64{"from_future": 1}},
+		{name: "within tolerance", pins: "the intake's default tolerance is 300 s: signed 4 minutes ago is stored",
+			deliveries: []delivery{{id: "evt_1", signedAt: now.Add(-4 * time.Minute), want: ok}}, stored: []string{"evt_1"}},
+		{name: "rotation, unknown secret", pins: "during a rotation a third secret still verifies nothing",
+			secrets:    StaticSecrets{{"team-a", "platform"}: {Secrets: []string{secretNew, secretOld}}},
+			deliveries: []delivery{{id: "evt_1", secret: "whsec_stranger", want: bad}},
+			refused:    map[string]float64{"no_valid_signature": 1}},
+		{name: "malformed header", pins: "a Stripe-Signature whose t is not a number is refused as malformed, not stored",
+			deliveries: []delivery{{id: "evt_1", header: func(h string) string { return strings.Replace(h, "t=", "t=x", 1) }, want: bad}},
+			refused:    map[string]float64{"malformed_header": 1}},
+		{name: "missing header", pins: "a POST without Stripe-Signature is refused, not stored",
+			deliveries: []delivery{{id: "evt_1", header: func(string) string { return "" }, want: bad}},
+			refused:    map[string]float64{"no_signature": 1}},
+		{name: "test event on a live connection", pins: "the livemode check works both ways",
+			secrets:    StaticSecrets{{"team-a", "platform"}: {Secrets: []string{secretNew}, Livemode: true}},
+			deliveries: []delivery{{id: "evt_1", want: bad}},
+			refused:    map[string]float64{"livemode_mismatch": 1}},
+		{name: "live event on a live connection", pins: "a live event verified by a live connection's secret is stored",
+			secrets:    StaticSecrets{{"team-a", "platform"}: {Secrets: []string{secretNew}, Livemode: true}},
+			deliveries: []delivery{{id: "evt_1", livemode: true, want: ok}}, stored: []string{"evt_1"}},
 		{name: "wrong livemode", pins: "a live event on a test-mode connection is refused and not stored",
 			deliveries: []delivery{{id: "evt_1", livemode: true, want: bad}},
 			refused:    map[string]float64{"livemode_mismatch": 1}},
