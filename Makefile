@@ -77,6 +77,10 @@ BENCH_ARGS ?=
 bench-converge: envtest-assets ## Benchmark: N BillingPlans (or, with BENCH_ARGS='-scenario tenants', StripeTenants) applied at once against the rate-limited emulator; prints time to all-Ready vs the lower bound.
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go run ./hack/bench/converge $(BENCH_ARGS)
 
+.PHONY: bench-relay
+bench-relay: ## Benchmark: the webhook relay's intake (verify + durable SQLite commit + 200) vs a bare verify-only handler, over HTTP on 127.0.0.1, then a kill -9 under load; prints events/s, latency percentiles, PASS/MISS (BENCH_ARGS='-duration 5s', -h lists the flags).
+	go run ./hack/bench/relay $(BENCH_ARGS)
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// load is the load generator: clients goroutines, each on a keep-alive connection of its own, each
+// sending its next event as soon as the last is answered (a closed loop: -clients is the concurrency
+// Stripe's deliveries would reach). An event is acknowledged when its answer is 2xx.
+//
+// Only the answers received inside the measurement window (mark to finish) are counted, so the
+// warm-up and the tail of requests still in flight at the end stay out of the figures; a crash
+// phase's load also keeps the id of every acknowledged event, from the first.
+type load struct {
+	url     string
+	gen     *generator
+	clients int
+	keepIDs bool
+	http    *http.Client
+
+	base       time.Time
+	start, end atomic.Int64 // the window, in ns since base; end 0 while open
+	stopped    atomic.Bool
+	wg         sync.WaitGroup
+	workers    []*worker
+}
+
+// worker is what one client saw.
+type worker struct {
+	latencies []time.Duration // of acknowledged events, in the window
+	acked     int64           // in the window
+	statuses  map[int]int64   // non-2xx answers in the window, by status
+	failures  int64           // requests without an answer (transport errors) in the window
+	firstErr  string          // the first error seen (any time)
+	ids       []string        // every acknowledged event's id (keepIDs)
+	sent      int64           // requests sent, any time
+}
+
+func newLoad(url string, gen *generator, clients int, keepIDs bool) *load {
+	transport := &http.Transport{
+		Proxy:               nil, // 127.0.0.1, never through a proxy from the environment
+		MaxIdleConns:        clients,
+		MaxIdleConnsPerHost: clients,
+		MaxConnsPerHost:     clients,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	return &load{url: url + "/stripe/" + endpoint.Namespace + "/" + endpoint.Name, gen: gen, clients: clients,
+		keepIDs: keepIDs, http: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+}
+
+func (l *load) close() { l.http.CloseIdleConnections() }
+
+// begin starts the clients; nothing is counted until mark.
+func (l *load) begin() {
+	l.base = time.Now()
+	l.start.Store(-1)
+	for range l.clients {
+		w := &worker{statuses: map[int]int64{}}
+		l.workers = append(l.workers, w)
+		l.wg.Go(func() { l.loop(w) })
+	}
+}
+
+// mark opens the measurement window.
+func (l *load) mark() { l.start.Store(int64(time.Since(l.base))) }
+
+// stopSending lets every client finish its request in flight and send no other; the window stays open
+// until finish.
+func (l *load) stopSending() { l.stopped.Store(true) }
+
+// finish closes the window, stops the clients after their request in flight, and returns what they saw.
+func (l *load) finish() []*worker {
+	l.end.Store(int64(time.Since(l.base)))
+	l.stopped.Store(true)
+	l.wg.Wait()
+	return l.workers
+}
+
+// run is a phase's load: begin, -warmup, mark (calling onMark first), -duration, finish.
+func (l *load) run(ctx context.Context, warmup, duration time.Duration, onMark func()) ([]*worker, time.Duration, error) {
+	l.begin()
+	if err := sleep(ctx, warmup); err != nil {
+		l.finish()
+		return nil, 0, err
+	}
+	if onMark != nil {
+		onMark()
+	}
+	l.mark()
+	err := sleep(ctx, duration)
+	workers := l.finish()
+	return workers, time.Duration(l.end.Load() - l.start.Load()), err
+}
+
+func (l *load) loop(w *worker) {
+	for !l.stopped.Load() {
+		id, payload := l.gen.event()
+		req, err := http.NewRequest(http.MethodPost, l.url, bytes.NewReader(payload))
+		if err != nil {
+			panic(err) // a fixed, valid URL
+		}
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		req.Header.Set("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+		req.Header.Set("Stripe-Signature", l.gen.sign(payload))
+		sent := time.Now()
+		w.sent++
+		resp, err := l.http.Do(req)
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+			// An event is acknowledged by the 2xx status line: the intake writes it only after the commit.
+			if status/100 == 2 && l.keepIDs {
+				w.ids = append(w.ids, id)
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		done := time.Now()
+		if err != nil && w.firstErr == "" {
+			w.firstErr = err.Error()
+		} else if status/100 != 2 && w.firstErr == "" {
+			w.firstErr = fmt.Sprintf("HTTP %d", status)
+		}
+		if !l.inWindow(done) {
+			continue
+		}
+		switch {
+		case status/100 == 2:
+			w.acked++
+			w.latencies = append(w.latencies, done.Sub(sent))
+		case status != 0:
+			w.statuses[status]++
+		default:
+			w.failures++
+		}
+	}
+}
+
+func (l *load) inWindow(t time.Time) bool {
+	at, start, end := int64(t.Sub(l.base)), l.start.Load(), l.end.Load()
+	return start >= 0 && at >= start && (end == 0 || at <= end)
+}
+
+// sample is the workers' window merged.
+type sample struct {
+	acked     int64
+	latencies []time.Duration // sorted
+	statuses  map[int]int64
+	failures  int64
+	firstErr  string
+	sent      int64
+}
+
+func merge(workers []*worker) sample {
+	s := sample{statuses: map[int]int64{}}
+	for _, w := range workers {
+		s.acked += w.acked
+		s.latencies = append(s.latencies, w.latencies...)
+		for code, n := range w.statuses {
+			s.statuses[code] += n
+		}
+		s.failures += w.failures
+		s.sent += w.sent
+		if s.firstErr == "" {
+			s.firstErr = w.firstErr
+		}
+	}
+	slices.Sort(s.latencies)
+	return s
+}
+
+// quantile returns the q-quantile (nearest rank) of sorted durations.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// sleep waits d, or returns the context's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
