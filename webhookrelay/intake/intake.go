@@ -47,7 +47,9 @@ type Options struct {
 	Now func() time.Time
 	// Destinations returns the outbox rows to commit with a new event (default none).
 	Destinations func(key EndpointKey, ev *stripeapi.Event) []string
-	Log          logr.Logger
+	// Stored is called after each newly stored event (the operator's feed wakes its waiters).
+	Stored func()
+	Log    logr.Logger
 }
 
 // Handler serves POST /stripe/{namespace}/{endpoint}.
@@ -143,6 +145,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.m.duplicates.Inc()
 	} else {
 		h.m.stored.Inc()
+		if h.opts.Stored != nil {
+			h.opts.Stored()
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, res.String()+"\n")

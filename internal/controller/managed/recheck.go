@@ -46,7 +46,11 @@ func newRechecks(rate float64) *rechecks {
 // round every waiting object (500 onboarding tenants at 0.5 passes/s: 1,000 s each), so the sum of
 // all rechecks stays within the rate whatever their number; jittered by up to 10% so that many
 // tenants created together spread out. A nil request forgets the object and returns 0.
-func (c *rechecks) delay(key types.NamespacedName, request *Recheck, now time.Time) time.Duration {
+//
+// When Stripe's events reach the reconciler (eventsLive: the relay's feed answers), the change awaited
+// arrives as an event within seconds, and the recheck is only the safety net for an event lost on
+// the way: it starts at MaxRecheckDelay (a deadline, NotAfter, still shortens it).
+func (c *rechecks) delay(key types.NamespacedName, request *Recheck, now time.Time, eventsLive bool) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if request == nil {
@@ -58,7 +62,7 @@ func (c *rechecks) delay(key types.NamespacedName, request *Recheck, now time.Ti
 		state = recheckState{why: request.Why}
 	}
 	delay := MaxRecheckDelay
-	if state.attempts < 16 { // 5 s << 16 is far past the cap; the guard keeps the shift from overflowing
+	if state.attempts < 16 && !eventsLive { // 5 s << 16 is far past the cap; the guard keeps the shift from overflowing
 		delay = min(MinRecheckDelay<<state.attempts, MaxRecheckDelay)
 	}
 	state.attempts++

@@ -60,6 +60,7 @@ type Reconciler struct {
 	clusterID   string
 	resync      time.Duration
 	rechecks    *rechecks
+	nudges      *Nudges
 }
 
 // Options configure a Reconciler.
@@ -79,6 +80,9 @@ type Options struct {
 	// RecheckRate bounds the adapter-asked rechecks of all of this kind's objects together, in passes
 	// per second (default DefaultRecheckRate).
 	RecheckRate float64
+	// Nudges, when set, carries the relay's Stripe events to the kind's controller (a watch source)
+	// and says whether they flow (then adapter-asked rechecks slow to a safety net). Nil: no feed.
+	Nudges *Nudges
 }
 
 // NewReconciler returns a Reconciler for one kind.
@@ -89,6 +93,7 @@ func NewReconciler(kube client.Client, connections *stripeconn.Resolver, recorde
 	return &Reconciler{
 		kube: kube, connections: connections, connecter: o.Connecter, kind: o.Kind, registry: o.Registry,
 		recorder: recorder, clusterID: o.ClusterID, resync: o.Resync, rechecks: newRechecks(o.RecheckRate),
+		nudges: o.Nudges,
 	}
 }
 
@@ -105,6 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	r.recordNudge(obj)
 
 	result, reconcileErr := r.reconcile(ctx, obj)
 	if reconcileErr != nil && apierrors.IsConflict(reconcileErr) {
@@ -272,7 +278,7 @@ func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (Ex
 // requeue is the resync, or sooner when the adapter asked to be rechecked.
 func (r *Reconciler) requeue(obj Object, recheck *Recheck) reconcile.Result {
 	resync := r.jitteredResync()
-	if delay := r.rechecks.delay(client.ObjectKeyFromObject(obj), recheck, time.Now()); delay > 0 && delay < resync {
+	if delay := r.rechecks.delay(client.ObjectKeyFromObject(obj), recheck, time.Now(), r.nudges.Live()); delay > 0 && delay < resync {
 		return reconcile.Result{RequeueAfter: delay}
 	}
 	return reconcile.Result{RequeueAfter: resync}

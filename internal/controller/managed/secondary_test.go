@@ -189,16 +189,37 @@ func TestRecheckDelay(t *testing.T) {
 	c := newRechecks(DefaultRecheckRate)
 	key := types.NamespacedName{Namespace: "team", Name: "acme"}
 	for i, step := range steps {
-		got := c.delay(key, step.request, now)
+		got := c.delay(key, step.request, now, false)
 		if got < step.wantBase || got > step.wantBase+step.wantBase/10 {
 			t.Errorf("step %d: delay %s, want %s (+10%%)", i, got, step.wantBase)
 		}
 	}
 	for range 20 {
-		c.delay(key, onboarding, now)
+		c.delay(key, onboarding, now, false)
 	}
-	if got := c.delay(key, onboarding, now); got > MaxRecheckDelay+MaxRecheckDelay/10 {
+	if got := c.delay(key, onboarding, now, false); got > MaxRecheckDelay+MaxRecheckDelay/10 {
 		t.Errorf("after many passes delay %s, want at most %s", got, MaxRecheckDelay)
+	}
+}
+
+// Pins the safety net: while Stripe's events flow, an adapter's recheck waits MaxRecheckDelay from the
+// first pass (the event is what answers), and a deadline still shortens it.
+func TestRecheckDelayWhileEventsFlow(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	cases := map[string]struct {
+		request  *Recheck
+		wantBase time.Duration
+	}{
+		"onboarding: the cap at once":      {&Recheck{Why: "onboarding"}, MaxRecheckDelay},
+		"a deadline in 30 s: the deadline": {&Recheck{Why: "overlap", NotAfter: now.Add(30 * time.Second)}, 30 * time.Second},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := newRechecks(DefaultRecheckRate).delay(types.NamespacedName{Name: "acme"}, tc.request, now, true)
+			if got < tc.wantBase || got > tc.wantBase+tc.wantBase/10 {
+				t.Errorf("delay %s, want %s (+10%%)", got, tc.wantBase)
+			}
+		})
 	}
 }
 
@@ -221,7 +242,7 @@ func TestRecheckRateBoundsAllWaiting(t *testing.T) {
 			c := newRechecks(tc.rate)
 			var got time.Duration
 			for i := range tc.waiting {
-				got = c.delay(types.NamespacedName{Name: fmt.Sprint(i)}, &Recheck{Why: "onboarding"}, now)
+				got = c.delay(types.NamespacedName{Name: fmt.Sprint(i)}, &Recheck{Why: "onboarding"}, now, false)
 			}
 			if got < tc.wantBase || got > tc.wantBase+tc.wantBase/10 {
 				t.Errorf("delay %s, want %s (+10%%)", got, tc.wantBase)

@@ -49,6 +49,9 @@ func Setup(mgr ctrl.Manager, r *Reconciler, opts ControllerOptions, extra func(*
 		For(r.kind.New(), builder.WithPredicates(ChangedByPerson())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: rateLimiter})
 	b = r.watchReferences(b)
+	if nudged := r.nudges.source(r.kind.Name); nudged != nil {
+		b = b.WatchesRawSource(nudged)
+	}
 	if extra != nil {
 		b = extra(b)
 	}
