@@ -102,13 +102,44 @@ type StripeWebhookEndpointSpec struct {
 	Description string `json:"description,omitempty"`
 
 	// SecretName is the Secret of this namespace the endpoint's signing secret (whsec_…) is written to,
-	// under the key signingSecret. Empty means <metadata.name>-signing-secret. Immutable: Stripe
-	// returns the signing secret only once, when the endpoint is created.
+	// under the key signingSecret (an endpoint a rotation made: signingSecret.<id>, see
+	// status.signingSecretKey). Empty means <metadata.name>-signing-secret. Immutable: Stripe returns
+	// the signing secret only once, when the endpoint is created.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.secretName is immutable: Stripe returns the signing secret only once"
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+
+	// Rotation rotates the signing secret on request, without losing an event.
+	// +optional
+	Rotation *SecretRotation `json:"rotation,omitempty"`
+}
+
+// SecretRotation asks for a new signing secret. Stripe cannot change an endpoint's secret, so a
+// rotation is a second endpoint: same URL, events, connect and API version, its own secret. During
+// the overlap both endpoints exist, Stripe sends every event to each of them, the Secret holds both
+// secrets and the relay accepts either (it keeps one copy of each event, by id); when the overlap
+// ends the previous endpoint is deleted, then its secret is removed from the Secret.
+type SecretRotation struct {
+	// Request asks for a rotation when it is set to a value it has not held before (a date, a ticket
+	// number). Setting the same value again does nothing, and an endpoint created with a request
+	// already has a fresh secret: it is not rotated. A new value set during an overlap starts its
+	// rotation once that overlap ends.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Request string `json:"request,omitempty"`
+
+	// Overlap is how long the previous endpoint keeps delivering after the new one is created (Go
+	// duration, 5s to 72h). It must cover what Stripe may still send only to the previous endpoint:
+	// events created before the new endpoint existed, and their retries, which Stripe makes for up to
+	// 3 days while the relay fails to answer; deleting the endpoint stops them. It must also cover the
+	// time the relay takes to read the new secret. 1h covers a short relay outage; 72h every retry.
+	// Changing it during an overlap does not move that overlap's end.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('72h')",message="spec.rotation.overlap must be between 5s and 72h"
+	// +optional
+	Overlap *metav1.Duration `json:"overlap,omitempty"`
 }
 
 // StripeWebhookEndpointStatus reports the Stripe webhook endpoint.
@@ -123,9 +154,43 @@ type StripeWebhookEndpointStatus struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// SecretName is the Secret holding the signing secret, under the key signingSecret.
+	// SecretName is the Secret holding the signing secret, under the key signingSecretKey.
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+
+	// SigningSecretKey is the key of Secret secretName that holds the current endpoint's signing
+	// secret: signingSecret for the endpoint first created (or adopted), signingSecret.<id> for one a
+	// rotation made.
+	// +optional
+	SigningSecretKey string `json:"signingSecretKey,omitempty"`
+
+	// Rotation reports the rotation in progress; it is cleared when the overlap ends.
+	// +optional
+	Rotation *SecretRotationStatus `json:"rotation,omitempty"`
+
+	// LastRotationRequest is the spec.rotation.request last completed (or the one the endpoint was
+	// created with, which its first secret satisfies).
+	// +optional
+	LastRotationRequest string `json:"lastRotationRequest,omitempty"`
+}
+
+// SecretRotationStatus is a rotation in progress: the new endpoint is status.endpointID, and the
+// previous one delivers until overlapEndsAt.
+type SecretRotationStatus struct {
+	// Request is the spec.rotation.request being carried out.
+	Request string `json:"request"`
+
+	// PreviousEndpointID is the endpoint being replaced; it is deleted when the overlap ends.
+	// +optional
+	PreviousEndpointID string `json:"previousEndpointID,omitempty"`
+
+	// PreviousSecretKey is the key of the previous endpoint's signing secret, removed from the Secret
+	// once that endpoint is deleted.
+	// +optional
+	PreviousSecretKey string `json:"previousSecretKey,omitempty"`
+
+	// OverlapEndsAt is when the previous endpoint is deleted.
+	OverlapEndsAt metav1.Time `json:"overlapEndsAt"`
 }
 
 // Condition reasons of webhook endpoints.
@@ -179,6 +244,7 @@ func SigningSecretsOf(data map[string][]byte) []string {
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Connect",type=boolean,JSONPath=`.spec.connect`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.secretName`,priority=1
+// +kubebuilder:printcolumn:name="Overlap Ends",type=string,JSONPath=`.status.rotation.overlapEndsAt`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type StripeWebhookEndpoint struct {
