@@ -54,6 +54,7 @@ type flags struct {
 	concurrency      string
 	maxRetryDelay    time.Duration
 	recheckRate      float64
+	relayURL         string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -69,6 +70,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.concurrency, "max-concurrent-reconciles", "BillingPlan=4,StripeTenant=4", "Concurrent reconciles by kind, as Kind=N,Kind=N.")
 	flag.Float64Var(&f.recheckRate, "recheck-rate", managed.DefaultRecheckRate, "Passes per second, for all objects of a kind together, of the rechecks adapters ask for (a tenant onboarding).")
 	zapOptions := zap.Options{Development: false}
+	flag.StringVar(&f.relayURL, "relay-url", "", "Internal base URL of the webhook relay (http://relay-internal.<namespace>.svc:8081): the leader follows its feed and reconciles what Stripe's events concern at once. Empty: Stripe's changes wait for the resync.")
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f, zapOptions
@@ -153,6 +155,7 @@ func run() error {
 		Concurrency:      concurrency,
 		MaxRetryDelay:    f.maxRetryDelay,
 		Metrics:          stripeMetrics,
+		RelayURL:         f.relayURL,
 	}); err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/internal/controller/billingplan"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/controller/relayfeed"
 	"github.com/cloudip/stripe-operator/internal/controller/stripeconnection"
 	"github.com/cloudip/stripe-operator/internal/controller/stripetenant"
 	"github.com/cloudip/stripe-operator/internal/controller/stripewebhookendpoint"
@@ -58,6 +59,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Metrics records Stripe calls (nil: none).
 	Metrics *stripeapi.Metrics
+	// RelayURL is the webhook relay's internal base URL: the leader follows its feed of Stripe events
+	// and reconciles their owners at once. Empty: no feed; Stripe's changes wait for the resync.
+	RelayURL string
 }
 
 // Kinds declares every kind that can name a connection, with or without a controller yet: the
@@ -98,7 +102,19 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if err := stripeconnection.New(mgr.GetClient(), connections, recorder, resyncOrDefault(o.Resync), usersOf).SetupWithManager(mgr, watched); err != nil {
 		return err
 	}
-	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, RecheckRate: o.RecheckRate, Registry: kinds}
+	reconciled := []managed.Kind{billingplan.Declaration(), stripetenant.Declaration(), stripewebhookendpoint.Declaration()}
+	var nudges *managed.Nudges
+	if o.RelayURL != "" {
+		names := make([]string, 0, len(reconciled))
+		for _, k := range reconciled {
+			names = append(names, k.Name)
+		}
+		nudges = managed.NewNudges(names...)
+		if err := relayfeed.Setup(mgr, o.RelayURL, nudges, reconciled...); err != nil {
+			return err
+		}
+	}
+	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, RecheckRate: o.RecheckRate, Registry: kinds, Nudges: nudges}
 	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
 	}

@@ -45,6 +45,8 @@ type ManagerOptions struct {
 	NewClient client.NewClientFunc
 	// MaxRetryDelay bounds the backoff of failing objects (default: the operator's 5 min).
 	MaxRetryDelay time.Duration
+	// RelayURL makes the leader follow a relay's feed (empty: no feed, as without --relay-url).
+	RelayURL string
 }
 
 // Manager is a running test manager.
@@ -98,6 +100,7 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 		SecretNamespaces: []string{SecretNamespace},
 		Concurrency:      o.Concurrency,
 		MaxRetryDelay:    o.MaxRetryDelay,
+		RelayURL:         o.RelayURL,
 	}); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}
