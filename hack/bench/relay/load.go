@@ -147,6 +147,9 @@ func (l *load) loop(w *worker) {
 }
 
 func (l *load) inWindow(t time.Time) bool {
+	if l.keepIDs {
+		return true // the crash phase: everything, up to the answers the kill cut off
+	}
 	at, start, end := int64(t.Sub(l.base)), l.start.Load(), l.end.Load()
 	return start >= 0 && at >= start && (end == 0 || at <= end)
 }

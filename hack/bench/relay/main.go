@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -97,7 +98,7 @@ Flags:
 			return
 		}
 		name, text := flag.UnquoteUsage(f)
-		_, _ = fmt.Fprintf(out, "  -%s %s\n    \t%s", f.Name, name, text)
+		_, _ = fmt.Fprintf(out, "  -%s\n    \t%s", strings.TrimSpace(f.Name+" "+name), text)
 		if f.DefValue != "" && f.DefValue != "false" {
 			_, _ = fmt.Fprintf(out, " (default %s)", f.DefValue)
 		}
@@ -199,8 +200,14 @@ func runPhase(ctx context.Context, self, dir, mode, secret string, gen *generato
 
 	lg := newLoad(srv.url, gen, o.clients, false)
 	defer lg.close()
-	var before cpuSample
+	var (
+		before   cpuSample
+		statsErr error
+	)
 	workers, window, err := lg.run(ctx, o.warmup, o.duration, func() {
+		if mode == modeRelay {
+			statsErr = resetPutStats(lg.http, srv.url)
+		}
 		before = sampleCPU(srv.pid())
 		if o.cpuProfile != "" {
 			_ = srv.signal(syscall.SIGUSR1) // the server starts its CPU profile
@@ -210,10 +217,19 @@ func runPhase(ctx context.Context, self, dir, mode, secret string, gen *generato
 	if err != nil {
 		return phase{}, err
 	}
+	var puts *putStats
+	if mode == modeRelay && statsErr == nil {
+		s, err := readPutStats(lg.http, srv.url)
+		puts, statsErr = &s, err
+	}
+	if statsErr != nil {
+		return phase{}, statsErr
+	}
 	if err := srv.check(); err != nil {
 		return phase{}, err
 	}
 	ph := summarize(mode, merge(workers), window, before, after)
+	ph.Put = puts
 	if err := srv.stop(); err != nil {
 		return phase{}, err
 	}

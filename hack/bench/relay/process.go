@@ -145,10 +145,11 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// cpuSample is the CPU time used so far by the server and by this process (the load generator).
+// cpuSample is the CPU time used so far by the server, by this process (the load generator) and by
+// the whole machine (every process: what is left is other work sharing the cores during the phase).
 type cpuSample struct {
-	at              time.Time
-	server, loadgen time.Duration
+	at                       time.Time
+	server, loadgen, machine time.Duration
 }
 
 // sampleCPU reads the server's user+system time from /proc/<pid>/stat and this process's from
@@ -164,6 +165,22 @@ func sampleCPU(pid int) cpuSample {
 				st, _ := strconv.ParseInt(f[12], 10, 64)
 				c.server = time.Duration(ut+st) * time.Second / clockTicks
 			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		// The first line: "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ.
+		line, _, _ := strings.Cut(string(data), "\n")
+		f := strings.Fields(line)
+		if len(f) > 8 && f[0] == "cpu" {
+			var busy int64
+			for i, v := range f[1:9] {
+				if i == 3 || i == 4 { // idle, iowait
+					continue
+				}
+				n, _ := strconv.ParseInt(v, 10, 64)
+				busy += n
+			}
+			c.machine = time.Duration(busy) * time.Second / clockTicks
 		}
 	}
 	var ru syscall.Rusage

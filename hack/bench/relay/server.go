@@ -66,9 +66,15 @@ func runServer(o serveOptions) error {
 			return fmt.Errorf("open the store: %w", err)
 		}
 		defer func() { _ = st.Close() }()
-		if handler, err = relayHandler(st, o.secret, o.outbox); err != nil {
+		timed := &timedStore{Store: st}
+		relay, err := relayHandler(timed, o.secret, o.outbox)
+		if err != nil {
 			return err
 		}
+		mux := http.NewServeMux()
+		mux.Handle(putStatsPath, timed)
+		mux.Handle("/", relay)
+		handler = mux
 	default:
 		return fmt.Errorf("-serve %q: want %s or %s", o.mode, modeBare, modeRelay)
 	}
