@@ -127,6 +127,7 @@ type Interface interface {
 	SubscriptionAPI
 	BalanceAPI
 	WebhookEndpointAPI
+	EventAPI
 
 	// ForAccount returns a view whose every call carries "Stripe-Account: accountID" and acts on
 	// that connected account, sharing the same budget. "" is the platform account.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
@@ -61,6 +62,7 @@ type Client struct {
 	FakeDeleteWebhookEndpoint      func(ctx context.Context, id string) error
 	FakeListWebhookEndpoints       func(ctx context.Context) ([]stripeapi.WebhookEndpoint, error)
 	FakeFindWebhookEndpointsByTags func(ctx context.Context, tags stripeapi.Tags) ([]stripeapi.WebhookEndpoint, error)
+	FakeListEventsSince            func(ctx context.Context, since time.Time) ([]stripeapi.Event, error)
 }
 
 // ForAccount implements stripeapi.Interface.
@@ -380,4 +382,12 @@ func (c *Client) FindWebhookEndpointsByTags(ctx context.Context, tags stripeapi.
 		return nil, notImplemented("FindWebhookEndpointsByTags")
 	}
 	return c.FakeFindWebhookEndpointsByTags(ctx, tags)
+}
+
+// ListEventsSince implements stripeapi.Interface.
+func (c *Client) ListEventsSince(ctx context.Context, since time.Time) ([]stripeapi.Event, error) {
+	if c.FakeListEventsSince == nil {
+		return nil, notImplemented("ListEventsSince")
+	}
+	return c.FakeListEventsSince(ctx, since)
 }
