@@ -14,10 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/internal/cli"
 	"github.com/cloudip/stripe-operator/internal/controller"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
@@ -64,7 +61,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&f.clusterID, "cluster-id", "", "Id written into the tags of every Stripe object; default: the UID of the kube-system namespace.")
-	flag.StringVar(&f.secretNamespaces, "secret-namespaces", defaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (the only Secrets the operator reads).")
+	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (the only Secrets the operator reads).")
 	flag.DurationVar(&f.resync, "resync-period", 10*time.Hour, "How often an object in sync is observed again (jittered by up to 10%).")
 	flag.DurationVar(&f.maxRetryDelay, "max-retry-delay", 5*time.Minute, "Longest wait before retrying a failing object (backoff from 1 s, doubling).")
 	flag.StringVar(&f.concurrency, "max-concurrent-reconciles", "BillingPlan=4,StripeTenant=4", "Concurrent reconciles by kind, as Kind=N,Kind=N.")
@@ -92,14 +89,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	secretNamespaces := splitList(f.secretNamespaces)
+	secretNamespaces := cli.SplitList(f.secretNamespaces)
 	if len(secretNamespaces) == 0 {
 		return fmt.Errorf("--secret-namespaces names no namespace")
 	}
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	scheme := cli.NewScheme()
 
 	config, err := ctrl.GetConfig()
 	if err != nil {
@@ -181,17 +176,9 @@ func kubeSystemUID(reader client.Reader) (string, error) {
 	return string(ns.UID), nil
 }
 
-// defaultNamespace is the namespace the operator runs in, where its own Secrets live.
-func defaultNamespace() string {
-	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	return "stripe-operator-system"
-}
-
 func parseConcurrency(value string) (map[string]int, error) {
 	out := map[string]int{}
-	for _, pair := range splitList(value) {
+	for _, pair := range cli.SplitList(value) {
 		kind, n, ok := strings.Cut(pair, "=")
 		count, err := strconv.Atoi(n)
 		if !ok || err != nil || count < 1 {
@@ -200,14 +187,4 @@ func parseConcurrency(value string) (map[string]int, error) {
 		out[kind] = count
 	}
 	return out, nil
-}
-
-func splitList(value string) []string {
-	var out []string
-	for _, item := range strings.Split(value, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }

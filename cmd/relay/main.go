@@ -1,0 +1,215 @@
+// Command relay is the webhook relay: it takes Stripe's events in on /stripe/{namespace}/{endpoint},
+// verifies them against the signing secrets the operator writes, stores each once (SQLite in WAL mode
+// under --data-dir) before it answers 2xx, backfills what it missed from /v1/events, and serves the
+// operator's feed of events about the objects it owns. It runs against the cluster of the current
+// kubeconfig (--kubeconfig, $KUBECONFIG, or the in-cluster config), like the manager.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/cloudip/stripe-operator/internal/cli"
+	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
+	"github.com/cloudip/stripe-operator/webhookrelay/backfill"
+	"github.com/cloudip/stripe-operator/webhookrelay/feed"
+	"github.com/cloudip/stripe-operator/webhookrelay/intake"
+	"github.com/cloudip/stripe-operator/webhookrelay/kube"
+	"github.com/cloudip/stripe-operator/webhookrelay/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	intakeAddr       string
+	internalAddr     string
+	dataDir          string
+	secretNamespaces string
+	backfillInterval time.Duration
+	tolerance        time.Duration
+	maxBody          int64
+}
+
+// pruneEvery is how often events past store.MinRetention are forgotten.
+const pruneEvery = 6 * time.Hour
+
+func run() error {
+	var f flags
+	flag.StringVar(&f.intakeAddr, "intake-bind-address", ":8080", "Address of Stripe's POSTs to /stripe/{namespace}/{endpoint} (plain HTTP, behind the cluster's TLS Ingress).")
+	flag.StringVar(&f.internalAddr, "internal-bind-address", ":8081", "Address of /healthz, /readyz, /metrics and the operator's /notifications feed (in-cluster only).")
+	flag.StringVar(&f.dataDir, "data-dir", "/var/lib/stripe-relay", "Folder of the SQLite database (a PersistentVolume).")
+	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (read for backfill).")
+	flag.DurationVar(&f.backfillInterval, "backfill-interval", backfill.DefaultInterval, "How often /v1/events is listed for what the relay missed (also once at start).")
+	flag.DurationVar(&f.tolerance, "webhook-tolerance", stripeapi.DefaultWebhookTolerance, "How far a Stripe-Signature timestamp may be from now, either way.")
+	flag.Int64Var(&f.maxBody, "max-body-bytes", intake.DefaultMaxBody, "Largest request body accepted (413 beyond).")
+	zapOptions := zap.Options{}
+	zapOptions.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
+	log := ctrl.Log.WithName("relay")
+
+	secretNamespaces := cli.SplitList(f.secretNamespaces)
+	if len(secretNamespaces) == 0 {
+		return errors.New("--secret-namespaces names no namespace")
+	}
+	config, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	// The cache holds the Secrets the operator writes (the signing secrets) and no others. The API
+	// keys, read only by backfill every few minutes, are read from the API server directly.
+	mgr, err := ctrl.NewManager(config, ctrl.Options{
+		Scheme:                 cli.NewScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{kube.ManagedByLabel: kube.ManagedByValue})},
+			},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(f.dataDir, "relay.db"), store.SQLiteOptions{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error(err, "close the store")
+		}
+	}()
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	signal := &feed.Signal{}
+	handler, err := intake.New(intake.Options{
+		Store: db, Secrets: kube.NewSecrets(mgr.GetClient()), Registry: registry,
+		MaxBody: f.maxBody, Tolerance: f.tolerance, Stored: signal.Notify, Log: log.WithName("intake"),
+	})
+	if err != nil {
+		return err
+	}
+	feedServer, err := feed.NewServer(db, signal, registry, log.WithName("feed"))
+	if err != nil {
+		return err
+	}
+	stripeMetrics, err := stripeapi.NewMetrics(registry)
+	if err != nil {
+		return fmt.Errorf("register Stripe metrics: %w", err)
+	}
+	resolver := stripeconn.NewResolver(mgr.GetAPIReader(), stripeapi.NewPool(stripeMetrics, log.WithName("stripe")), secretNamespaces, nil)
+	backfiller := &backfill.Backfiller{Kube: mgr.GetClient(), Stripe: resolver, Store: db, Interval: f.backfillInterval,
+		Stored: signal.Notify, Log: log.WithName("backfill")}
+	if err := backfiller.Register(registry); err != nil {
+		return err
+	}
+
+	internal := http.NewServeMux()
+	internal.Handle(feed.Path, feedServer)
+	internal.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	internal.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	internal.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := db.LatestSeq(r.Context()); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	// The servers are runnables after the cache: the intake answers only once it knows the endpoints
+	// (before that, every delivery would be a 404 that Stripe retries later).
+	for _, r := range []manager.Runnable{
+		httpServer("intake", f.intakeAddr, handler, log),
+		httpServer("internal", f.internalAddr, internal, log),
+		backfiller,
+		pruner(db, log),
+	} {
+		if err := mgr.Add(r); err != nil {
+			return fmt.Errorf("add runnable: %w", err)
+		}
+	}
+	log.Info("starting relay", "intake", f.intakeAddr, "internal", f.internalAddr, "dataDir", f.dataDir)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("run relay: %w", err)
+	}
+	return nil
+}
+
+// shutdownGrace bounds how long the requests in flight get to finish (each is answered after its
+// commit) before the store closes.
+const shutdownGrace = 20 * time.Second
+
+// httpServer serves handler on addr until the manager stops, then lets the requests in flight finish.
+func httpServer(name, addr string, handler http.Handler, log logr.Logger) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		listener, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s server: listen %s: %w", name, addr, err)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(listener) }()
+		log.Info("listening", "server", name, "address", listener.Addr().String())
+		select {
+		case err := <-done:
+			return fmt.Errorf("%s server: %w", name, err)
+		case <-ctx.Done():
+		}
+		shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			return fmt.Errorf("%s server: shutdown: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// pruner forgets events past Stripe's 30 days, every pruneEvery.
+func pruner(db store.Store, log logr.Logger) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		for {
+			if n, err := db.Prune(ctx, time.Now(), store.MinRetention); err != nil {
+				log.Error(err, "prune")
+			} else if n > 0 {
+				log.Info("pruned events past retention", "events", n)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(pruneEvery):
+			}
+		}
+	})
+}
