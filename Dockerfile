@@ -23,12 +23,12 @@ COPY webhookrelay/ webhookrelay/
 
 ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH}
 RUN go build -trimpath -ldflags "-s -w" -o /out/manager ./cmd/manager
-# The relay's build line, `go build -trimpath -ldflags "-s -w" -o /out/relay ./cmd/relay`, and its COPY
-# below come with cmd/relay/main.go (until then ./cmd/relay holds only its RBAC markers).
+RUN go build -trimpath -ldflags "-s -w" -o /out/relay ./cmd/relay
 
 # Static binaries on a distroless base: no shell, no package manager, non-root by default.
 FROM gcr.io/distroless/static:nonroot
 WORKDIR /
 COPY --from=builder /out/manager /manager
+COPY --from=builder /out/relay /relay
 USER 65532:65532
 ENTRYPOINT ["/manager"]

@@ -64,8 +64,9 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 ##@ Build and run
 
 .PHONY: build
-build: ## Build the manager and the emulator, exactly as the Dockerfile does.
+build: ## Build the manager, the relay and the emulator; the first two exactly as the Dockerfile does.
 	go build $(GO_BUILD_FLAGS) -o bin/manager ./cmd/manager
+	go build $(GO_BUILD_FLAGS) -o bin/relay ./cmd/relay
 	go build $(GO_BUILD_FLAGS) -o bin/stripe-emulator ./hack/stripe-emulator
 
 .PHONY: demo
