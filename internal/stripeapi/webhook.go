@@ -153,19 +153,21 @@ func VerifyEvent(payload []byte, header string, secrets []string, tolerance time
 	if err != nil {
 		return nil, err
 	}
-	if age := now.Sub(signedAt); age > tolerance {
-		return nil, fmt.Errorf("%w: signed at %s, %s before now (tolerance %s)",
-			ErrTooOld, signedAt.UTC().Format(time.RFC3339), age, tolerance)
-	} else if -age > tolerance {
-		return nil, fmt.Errorf("%w: signed at %s, %s after now (tolerance %s)",
-			ErrFromFuture, signedAt.UTC().Format(time.RFC3339), -age, tolerance)
+	// In whole seconds, as signed, and without subtracting the timestamp: an authentic t may be
+	// anything an int64 holds, and a time.Duration between it and now would overflow.
+	nowSec, tol := now.Unix(), int64(tolerance/time.Second)
+	if signedAt < nowSec-tol {
+		return nil, fmt.Errorf("%w: signed at t=%d, more than %s before now (t=%d)", ErrTooOld, signedAt, tolerance, nowSec)
+	}
+	if signedAt > nowSec+tol {
+		return nil, fmt.Errorf("%w: signed at t=%d, more than %s after now (t=%d)", ErrFromFuture, signedAt, tolerance, nowSec)
 	}
 
 	ev, err := DecodeEvent(payload)
 	if err != nil {
 		return nil, err
 	}
-	ev.SignedAt, ev.SecretIndex = signedAt.UTC(), index
+	ev.SignedAt, ev.SecretIndex = time.Unix(signedAt, 0).UTC(), index
 	return ev, nil
 }
 
@@ -206,30 +208,30 @@ func (e *Event) CausedByOperator() bool {
 // parseSignatureHeader reads t=<unix seconds> and every v1=<hex> of a Stripe-Signature header. Other
 // schemes (v0, Stripe's test-mode signature) are ignored, as are v1 values that are not hex (as
 // stripe-go does: a future format must not make the valid signature beside it unreadable).
-func parseSignatureHeader(header string) (time.Time, [][]byte, error) {
+func parseSignatureHeader(header string) (int64, [][]byte, error) {
 	if header == "" {
-		return time.Time{}, nil, ErrNoSignature
+		return 0, nil, ErrNoSignature
 	}
 	var (
-		ts    time.Time
+		ts    int64
 		haveT bool
 		sigs  [][]byte
 	)
 	for pair := range strings.SplitSeq(header, ",") {
 		key, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok {
-			return time.Time{}, nil, fmt.Errorf("%w: element %q is not key=value", ErrMalformedHeader, clipHeader(pair))
+			return 0, nil, fmt.Errorf("%w: element %q is not key=value", ErrMalformedHeader, clipHeader(pair))
 		}
 		switch key {
 		case "t":
 			if haveT {
-				return time.Time{}, nil, fmt.Errorf("%w: more than one timestamp", ErrMalformedHeader)
+				return 0, nil, fmt.Errorf("%w: more than one timestamp", ErrMalformedHeader)
 			}
 			sec, err := strconv.ParseInt(value, 10, 64)
 			if err != nil {
-				return time.Time{}, nil, fmt.Errorf("%w: timestamp %q", ErrMalformedHeader, clipHeader(value))
+				return 0, nil, fmt.Errorf("%w: timestamp %q", ErrMalformedHeader, clipHeader(value))
 			}
-			ts, haveT = time.Unix(sec, 0), true
+			ts, haveT = sec, true
 		case "v1":
 			if sig, err := hex.DecodeString(value); err == nil {
 				sigs = append(sigs, sig)
@@ -237,10 +239,10 @@ func parseSignatureHeader(header string) (time.Time, [][]byte, error) {
 		}
 	}
 	if !haveT {
-		return time.Time{}, nil, fmt.Errorf("%w: no timestamp", ErrMalformedHeader)
+		return 0, nil, fmt.Errorf("%w: no timestamp", ErrMalformedHeader)
 	}
 	if len(sigs) == 0 {
-		return time.Time{}, nil, ErrNoSignature
+		return 0, nil, ErrNoSignature
 	}
 	return ts, sigs, nil
 }
@@ -248,14 +250,16 @@ func parseSignatureHeader(header string) (time.Time, [][]byte, error) {
 // matchSecret returns the index of the first secret whose HMAC matches one of sigs. The HMAC is
 // stripe-go's (webhook.ComputeSignature over "<t>.<payload>"), computed once per secret; comparisons
 // are constant-time. Empty secrets are skipped: an HMAC keyed with "" is one anybody can compute.
-func matchSecret(payload []byte, signedAt time.Time, sigs [][]byte, secrets []string) (int, error) {
+func matchSecret(payload []byte, signedAt int64, sigs [][]byte, secrets []string) (int, error) {
 	tried := 0
 	for i, secret := range secrets {
 		if secret == "" {
 			continue
 		}
 		tried++
-		expected := webhook.ComputeSignature(signedAt, payload, secret)
+		// time.Unix(t, 0).Unix() is t for every int64 (the offset it adds wraps back), so the HMAC
+		// is over the t that was sent.
+		expected := webhook.ComputeSignature(time.Unix(signedAt, 0), payload, secret)
 		for _, sig := range sigs {
 			if hmac.Equal(expected, sig) {
 				return i, nil
