@@ -26,6 +26,14 @@ type Pass struct {
 	// PublishSecret writes what must not appear in status, events or logs (an onboarding link, a
 	// signing secret) into a Secret of the object's namespace that the object owns.
 	PublishSecret func(ctx context.Context, name string, data map[string][]byte) error
+	// PublishSecretKey writes one key of such a Secret as its own server-side-apply field manager,
+	// "stripe-operator/<holder>" (holder: the id of the Stripe object the secret belongs to), beside
+	// the keys of Created.Secret and of other holders, none of which it changes or needs to read: a
+	// webhook endpoint made by a rotation puts its secret next to the previous endpoint's.
+	PublishSecretKey func(ctx context.Context, name, holder, key string, value []byte) error
+	// RemoveSecretKey removes the key PublishSecretKey wrote for holder, leaving every other key;
+	// holder "" removes the keys of Created.Secret. Repeating it is harmless.
+	RemoveSecretKey func(ctx context.Context, name, holder string) error
 
 	id         string // this reconcile pass (controller-runtime's reconcile id)
 	uid        string
@@ -51,7 +59,8 @@ func (p *Pass) UpdateKey(purpose string, change ...any) string {
 func (p *Pass) ID() string { return p.id }
 
 // NewPass returns a pass without a reconciler, for an adapter's unit tests on the stripeapi fake: its
-// events are dropped, and it has no Secondaries and no PublishSecret.
+// events are dropped, and it has no Secondaries and no Secret writes (PublishSecret, PublishSecretKey,
+// RemoveSecretKey).
 func NewPass(stripe stripeapi.Interface, tags stripeapi.Tags, generation int64, passID string) *Pass {
 	drop := func(string, string, ...any) {}
 	return &Pass{Stripe: stripe, Tags: tags, Record: drop, Warn: drop, id: passID, uid: tags.UID, generation: generation}

@@ -269,6 +269,12 @@ func (r *Reconciler) connect(ctx context.Context, obj Object, deleting bool) (Ex
 		PublishSecret: func(ctx context.Context, name string, data map[string][]byte) error {
 			return r.publishSecret(ctx, obj, name, data)
 		},
+		PublishSecretKey: func(ctx context.Context, name, holder, key string, value []byte) error {
+			return r.publishSecretKey(ctx, obj, name, holder, key, value)
+		},
+		RemoveSecretKey: func(ctx context.Context, name, holder string) error {
+			return r.removeSecretKey(ctx, obj, name, holder)
+		},
 		id:         string(controller.ReconcileIDFromContext(ctx)),
 		uid:        string(obj.GetUID()),
 		generation: obj.GetGeneration(),

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 )
 
@@ -118,6 +119,22 @@ func (s *Secondaries) Record(ctx context.Context, component, id string) error {
 // the end of its period, a customer deleted): the next create makes a new one.
 func (s *Secondaries) Forget(ctx context.Context, component string) error {
 	return s.set(ctx, component, "")
+}
+
+// Promote makes the component's object the primary one, in one metadata write: its id replaces the
+// external-name annotation and the component's annotation goes. It is for a kind that replaces its
+// primary object while the Kubernetes object lives (a webhook endpoint rotated to a new secret): the
+// component's annotation kept the replacement's id durable until now, and the adapter has dealt with
+// the replaced object first, since its id is no longer recorded here afterwards.
+func (s *Secondaries) Promote(ctx context.Context, component string) error {
+	id := s.ID(component)
+	if id == "" {
+		return fmt.Errorf("promote %s: no id recorded", component)
+	}
+	return s.r.patchMetadata(ctx, s.obj, func() {
+		v1alpha1.SetExternalName(s.obj, id)
+		delete(s.obj.GetAnnotations(), AnnotationSecondaryPrefix+component)
+	})
 }
 
 func (s *Secondaries) recordCreated(ctx context.Context, component, id string, createErr error) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/utils/ptr"
 
@@ -32,18 +33,29 @@ func (Connecter) Connect(_ context.Context, _ managed.Object, pass *managed.Pass
 }
 
 type external struct {
-	stripe   stripeapi.Interface
-	pass     *managed.Pass
+	stripe stripeapi.Interface
+	pass   *managed.Pass
+	// endpoint is the current endpoint: the one whose secret is the newest, and the one the spec is
+	// applied to.
 	endpoint *stripeapi.WebhookEndpoint
+	// previous is, during a rotation's overlap, the endpoint being replaced (nil once it is gone).
+	previous *stripeapi.WebhookEndpoint
+	// step is what Observe found the rotation needs (see rotation.go).
+	step rotationStep
 }
 
 var _ managed.SecretKeeper = (*external)(nil)
 
-// Observe reads the endpoint (by id, or by its tags after an interrupted create). Before a first create
-// it counts the account's endpoints, so that Stripe's limit of 16 is a condition, not a refusal.
+// Observe reads the endpoint (by id, or by its tags after an interrupted create), and during a
+// rotation the endpoint it made, which is then the current one. Before a first create it counts the
+// account's endpoints, so that Stripe's limit of 16 is a condition, not a refusal.
 func (e *external) Observe(ctx context.Context, obj managed.Object) (managed.Observation, error) {
 	w := obj.(*v1alpha1.StripeWebhookEndpoint)
-	endpoint, err := e.find(ctx, w)
+	primary, err := e.find(ctx, w)
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	endpoint, err := e.observeRotation(ctx, w, primary)
 	if err != nil {
 		return managed.Observation{}, err
 	}
@@ -52,8 +64,18 @@ func (e *external) Observe(ctx context.Context, obj managed.Object) (managed.Obs
 	}
 	e.endpoint = endpoint
 	w.Status.EndpointID, w.Status.URL = endpoint.ID, endpoint.URL
+	w.Status.SigningSecretKey = e.secretKeyOf(endpoint)
 	_, diff := changes(w, endpoint)
-	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, ExternalID: endpoint.ID, Diff: strings.Join(diff, ", ")}, nil
+	if step := e.step.diff(w); step != "" {
+		diff = append(diff, step)
+	}
+	// The id found for the annotation is the primary's: during an overlap the annotation still names
+	// the previous endpoint, until the rotation's end promotes the new one.
+	found := ""
+	if primary != nil {
+		found = primary.ID
+	}
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, ExternalID: found, Diff: strings.Join(diff, ", ")}, nil
 }
 
 func (e *external) find(ctx context.Context, w *v1alpha1.StripeWebhookEndpoint) (*stripeapi.WebhookEndpoint, error) {
@@ -104,6 +126,9 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Crea
 	}
 	e.endpoint = endpoint
 	w.Status.EndpointID, w.Status.URL, w.Status.SecretName = endpoint.ID, endpoint.URL, w.SigningSecretName()
+	w.Status.SigningSecretKey = v1alpha1.SigningSecretKey
+	// A new endpoint has a new secret: a rotation requested in the spec it was created from is done.
+	w.Status.LastRotationRequest = requestOf(w)
 	return managed.Created{
 		ID:         endpoint.ID,
 		Secret:     map[string][]byte{v1alpha1.SigningSecretKey: []byte(endpoint.Secret)},
@@ -111,30 +136,44 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Crea
 	}, nil
 }
 
-// Update changes what Stripe lets change in place: the URL, the events, the description, and an
-// endpoint someone disabled is enabled again.
+// Update changes what Stripe lets change in place on the current endpoint: the URL, the events, the
+// description, and an endpoint someone disabled is enabled again. Then it takes the rotation's next
+// step, if there is one.
 func (e *external) Update(ctx context.Context, obj managed.Object) error {
 	w := obj.(*v1alpha1.StripeWebhookEndpoint)
-	params, diff := changes(w, e.endpoint)
-	if len(diff) == 0 {
-		return nil
+	if params, diff := changes(w, e.endpoint); len(diff) > 0 {
+		params.IdempotencyKey = e.pass.UpdateKey("update-webhook-endpoint/"+e.endpoint.ID, params)
+		endpoint, err := e.stripe.UpdateWebhookEndpoint(ctx, e.endpoint.ID, params)
+		if err != nil {
+			return fmt.Errorf("update webhook endpoint %s: %w", e.endpoint.ID, err)
+		}
+		e.endpoint = endpoint
+		w.Status.URL = endpoint.URL
 	}
-	params.IdempotencyKey = e.pass.UpdateKey("update-webhook-endpoint/"+e.endpoint.ID, params)
-	endpoint, err := e.stripe.UpdateWebhookEndpoint(ctx, e.endpoint.ID, params)
-	if err != nil {
-		return err
-	}
-	e.endpoint = endpoint
-	w.Status.URL = endpoint.URL
-	return nil
+	return e.rotate(ctx, w)
 }
 
-// Delete deletes the endpoint: Stripe stops delivering to it at once.
-func (e *external) Delete(ctx context.Context, _ managed.Object) (string, error) {
-	if err := e.stripe.DeleteWebhookEndpoint(ctx, e.endpoint.ID); err != nil && !stripeapi.IsNotFound(err) {
-		return "", err
+// Delete deletes the endpoint, and during a rotation the previous one too (and any a rotation's
+// interrupted create may have made): Stripe stops delivering to them at once.
+func (e *external) Delete(ctx context.Context, obj managed.Object) (string, error) {
+	w := obj.(*v1alpha1.StripeWebhookEndpoint)
+	ids := []string{e.endpoint.ID}
+	if e.previous != nil {
+		ids = append(ids, e.previous.ID)
 	}
-	return "deleted webhook endpoint " + e.endpoint.ID, nil
+	if e.pass.Secondaries.Pending(rotationComponent) {
+		lost, err := e.lostRotations(ctx, w, time.Time{})
+		if err != nil {
+			return "", err
+		}
+		ids = append(ids, lost...)
+	}
+	for _, id := range ids {
+		if err := e.stripe.DeleteWebhookEndpoint(ctx, id); err != nil && !stripeapi.IsNotFound(err) {
+			return "", fmt.Errorf("delete webhook endpoint %s: %w", id, err)
+		}
+	}
+	return "deleted webhook endpoint " + strings.Join(ids, " and "), nil
 }
 
 // DeleteReplaced deletes an endpoint a lost create made: its secret was never stored.
@@ -146,16 +185,24 @@ func (e *external) DeleteReplaced(ctx context.Context, _ managed.Object, id stri
 }
 
 // Readiness: an endpoint is usable once its secret is where the relay reads it. An adopted endpoint's
-// secret was never seen by the operator, so a person must put it there.
+// secret was never seen by the operator, so a person must put it there (or request a rotation). During
+// a rotation's overlap both endpoints deliver, and the object asks to be looked at when it ends.
 func (e *external) Readiness(obj managed.Object) managed.Readiness {
 	w := obj.(*v1alpha1.StripeWebhookEndpoint)
 	if w.Status.SecretName == "" {
 		return managed.Readiness{Reason: v1alpha1.ReasonSecretUnknown, Message: fmt.Sprintf(
-			"endpoint %s was adopted, so its signing secret (shown by Stripe only on create) is unknown: put it into Secret %s, key %s, for the relay to verify its events",
+			"endpoint %s was adopted, so its signing secret (shown by Stripe only on create) is unknown: put it into Secret %s, key %s, for the relay to verify its events, or set spec.rotation.request to replace the endpoint by one whose secret the operator stores",
 			w.Status.EndpointID, w.SigningSecretName(), v1alpha1.SigningSecretKey)}
 	}
+	if r := w.Status.Rotation; r != nil {
+		return managed.Readiness{Ready: true, Reason: v1alpha1.ReasonAvailable, Message: fmt.Sprintf(
+			"rotating the signing secret: Stripe delivers every event to %s both from endpoint %s (Secret %s, key %s) and, until %s, from the previous endpoint %s (key %s), which is then deleted",
+			w.Status.URL, w.Status.EndpointID, w.Status.SecretName, w.Status.SigningSecretKey,
+			r.OverlapEndsAt.UTC().Format(time.RFC3339), r.PreviousEndpointID, r.PreviousSecretKey),
+			Recheck: &managed.Recheck{Why: "rotation overlap", NotAfter: r.OverlapEndsAt.Time}}
+	}
 	return managed.Readiness{Ready: true, Reason: v1alpha1.ReasonAvailable, Message: fmt.Sprintf(
-		"Stripe delivers to %s; the signing secret is in Secret %s", w.Status.URL, w.Status.SecretName)}
+		"Stripe delivers to %s; the signing secret is in Secret %s, key %s", w.Status.URL, w.Status.SecretName, w.Status.SigningSecretKey)}
 }
 
 func (e *external) tags() stripeapi.Tags {
