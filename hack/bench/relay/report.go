@@ -144,6 +144,10 @@ func printReport(r results, o options) {
 			p.LoadgenCores, p.OtherCores, p.ServerUSPer)
 	}
 	fmt.Printf("relay / bare: %.1f %% of the ceiling's events/s\n", r.Ratio*100)
+	if noisy := noisyPhases(r.Phases); noisy != "" {
+		fmt.Printf("  NOTE: other processes used CPU during the run (%s): the figures are lower and the ratio less\n"+
+			"  fair than on a quiet machine; run again when the machine is idle\n", noisy)
+	}
 	for _, p := range r.Phases {
 		if p.Errors > 0 {
 			fmt.Printf("  %s errors: %s (first: %s)\n", p.Name, formatCounts(p.Statuses), p.FirstError)
@@ -180,6 +184,17 @@ func printReport(r results, o options) {
 	for _, t := range r.Targets {
 		fmt.Printf("  %-38s %-9s %12s   %s\n", t.Name, t.Want, t.Shown, verdict(t.Pass))
 	}
+}
+
+// noisyPhases names the phases that shared the machine with more than 0.15 cores of other work.
+func noisyPhases(phases []phase) string {
+	var out []string
+	for _, p := range phases {
+		if p.OtherCores > 0.15 {
+			out = append(out, fmt.Sprintf("%s %.2f cores", p.Name, p.OtherCores))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func printJSON(r results) error {
