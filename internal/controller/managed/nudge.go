@@ -147,5 +147,10 @@ func (r *Reconciler) recordNudge(obj Object) {
 	if len(refs) > maxRefsShown {
 		more = fmt.Sprintf(" and %d more", len(refs)-maxRefsShown)
 	}
-	r.event(obj, corev1.EventTypeNormal, EventStripeEvent, "Stripe event %s%s: observing Stripe now", strings.Join(shown, ", "), more)
+	// The Stripe event is the Kubernetes event's related object: the event recorder merges events
+	// with the same regarding, reason and related object into one series that keeps its first note,
+	// so without it a second Stripe event for the object would show the first one's id.
+	related := &corev1.ObjectReference{APIVersion: "stripe.com/v1", Kind: "Event", Name: refs[0].ID}
+	r.recorder.Eventf(obj, related, corev1.EventTypeNormal, EventStripeEvent, actionReconcile,
+		"Stripe event %s%s: observing Stripe now", strings.Join(shown, ", "), more)
 }

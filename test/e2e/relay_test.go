@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
+	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
+	"github.com/cloudip/stripe-operator/internal/controller/managed"
+	"github.com/cloudip/stripe-operator/internal/testenv"
+)
+
+// eventDeadline is "within seconds": far below every poll the operator has (a tenant's first
+// recheck while events flow is 10 min; the resync is 10 h).
+const eventDeadline = 30 * time.Second
+
+// relayRig is a rig whose manager follows a relay process that the connection's endpoints deliver to.
+type relayRig struct {
+	*controllertest.Rig
+	relay   *testenv.Relay
+	options testenv.RelayOptions // to restart it on the same store and ports
+}
+
+// startRelayRig starts the relay first (on free ports), then the rig's manager following it, then
+// points the connection's webhooks at it and waits for both endpoints to be Ready.
+func startRelayRig(t *testing.T) *relayRig {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "relay.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	options := testenv.RelayOptions{DataDir: dir, SecretNamespaces: controllertest.SecretNamespace, Log: logFile}
+	relay, err := env.StartRelay(ctx, options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	options.Binary = filepath.Join(dir, "relay")
+	options.IntakeAddr = strings.TrimPrefix(relay.IntakeURL, "http://")
+	options.InternalAddr = strings.TrimPrefix(relay.InternalURL, "http://")
+	rr := &relayRig{relay: relay, options: options}
+	t.Cleanup(func() {
+		rr.relay.Stop(10 * time.Second)
+		_ = logFile.Close()
+		if t.Failed() {
+			if out, err := os.ReadFile(logFile.Name()); err == nil {
+				t.Logf("relay log:\n%s", out)
+			}
+		}
+	})
+	// No delivery retries: what a relay that was down missed comes back only through its backfill.
+	rig := controllertest.NewRig(t, env, controllertest.RigOptions{
+		Manager:  controllertest.ManagerOptions{RelayURL: relay.InternalURL},
+		Emulator: emulator.Options{Webhooks: emulator.WebhookOptions{Retry: []time.Duration{}}},
+	})
+	connection := v1alpha1.StripeConnection{ObjectMeta: metav1.ObjectMeta{Name: rig.Connection}}
+	rig.Get(&connection)
+	rig.Update(&connection, func() {
+		connection.Spec.Webhooks = &v1alpha1.ConnectionWebhooks{RelayURL: relay.IntakeURL, Namespace: rig.NS}
+	})
+	for _, suffix := range []string{"-platform", "-connect"} {
+		endpoint := &v1alpha1.StripeWebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: rig.NS, Name: rig.Connection + suffix}}
+		controllertest.WaitForCondition(t, env.Client, endpoint, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	}
+	rr.Rig = rig
+	return rr
+}
+
+// restartRelay kills the relay as a crash would (kill -9), runs during() while it is down, and
+// starts it again on the same store and ports.
+func (r *relayRig) restartRelay(t *testing.T, during func()) {
+	t.Helper()
+	r.relay.Kill()
+	during()
+	relay, err := env.StartRelay(context.Background(), r.options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.relay = relay
+}
+
+// metric returns a counter of the relay's /metrics.
+func (r *relayRig) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(r.relay.InternalURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if value, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not in the relay's /metrics", name)
+	return 0
+}
+
+// productNamed waits until the emulator's product is named want.
+func productNamed(t *testing.T, r *relayRig, id, want string) {
+	t.Helper()
+	controllertest.Eventually(t, eventDeadline, func() error {
+		product, err := r.Stripe.GetProduct(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		if product.Name != want {
+			return fmt.Errorf("product name %q, want %q", product.Name, want)
+		}
+		return nil
+	})
+}
+
+// stripeEventNotes returns the notes of the StripeEvent events the operator emitted about obj.
+func stripeEventNotes(t *testing.T, obj client.Object) []string {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() && e.Regarding.UID == obj.GetUID() && e.Reason == managed.EventStripeEvent {
+			notes = append(notes, e.Note)
+		}
+	}
+	return notes
+}
+
+// TestEventsReachTheOperator pins issue 7's promise end to end, with the relay as a real process:
+//   - a product renamed in the emulator's Dashboard is renamed back within seconds, through the
+//     product.updated event (its id is in the plan's StripeEvent Kubernetes event), with no resync,
+//     annotation or poll doing it (the resync is 10 h);
+//   - the operator's own revert, an event carrying its idempotency key, starts nothing more;
+//   - a connected account that finishes onboarding in the emulator turns the tenant's ChargesEnabled
+//     true within seconds through the account.updated event, while the onboarding recheck, with
+//     events flowing, waits 10 minutes.
+func TestEventsReachTheOperator(t *testing.T) {
+	r := startRelayRig(t)
+
+	plan := r.Plan("gold", controllertest.Monthly("monthly", 900))
+	r.Create(plan)
+	t.Run("a Dashboard edit is reverted through its event", func(t *testing.T) {
+		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+		r.Get(plan)
+		want := plan.Spec.Product.Name
+		edited := want + " (edited in the Dashboard)"
+		if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": edited}); err != nil {
+			t.Fatal(err)
+		}
+		productNamed(t, r, plan.Status.ProductID, want)
+		var notes []string
+		controllertest.Eventually(t, 10*time.Second, func() error {
+			if notes = stripeEventNotes(t, plan); len(notes) == 0 {
+				return fmt.Errorf("no %s event on the plan", managed.EventStripeEvent)
+			}
+			return nil
+		})
+		if !strings.Contains(notes[0], "evt_") || !strings.Contains(notes[0], "(product.updated)") {
+			t.Fatalf("StripeEvent note %q: want the event's id and type", notes[0])
+		}
+		// The revert's own product.updated carries the operator's idempotency key: no second pass
+		// is started by it. Give its delivery time to arrive, then count again.
+		time.Sleep(3 * time.Second)
+		if again := stripeEventNotes(t, plan); len(again) != len(notes) {
+			t.Fatalf("the operator's own revert started a pass: %q", again)
+		}
+	})
+
+	t.Run("an edit made while the relay was down is backfilled when it starts", func(t *testing.T) {
+		r.Get(plan)
+		want := plan.Spec.Product.Name
+		r.restartRelay(t, func() {
+			if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": want + " (edited while the relay was down)"}); err != nil {
+				t.Fatal(err)
+			}
+			controllertest.Eventually(t, eventDeadline, func() error {
+				for _, d := range r.Emu.Deliveries(emulator.DeliveryFilter{}) {
+					if d.Status == emulator.DeliveryFailed {
+						return nil
+					}
+				}
+				return fmt.Errorf("no failed delivery yet")
+			})
+		})
+		productNamed(t, r, plan.Status.ProductID, want)
+		if n := r.metric(t, "stripe_relay_backfilled_total"); n < 1 {
+			t.Fatalf("stripe_relay_backfilled_total = %v: the revert was not brought by backfill", n)
+		}
+	})
+
+	t.Run("onboarding finished in Stripe turns ChargesEnabled true through its event", func(t *testing.T) {
+		r := r.In(t)
+		tenant := &v1alpha1.StripeTenant{
+			ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: "acme"},
+			Spec: v1alpha1.StripeTenantSpec{
+				ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
+				DataResidency: v1alpha1.RegionUS,
+				Account: v1alpha1.TenantAccount{
+					Type: v1alpha1.AccountTypeExpress, Country: "US", Email: "acme@tenants.example",
+					Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers},
+				},
+			},
+		}
+		r.Create(tenant)
+		controllertest.WaitForCondition(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionFalse, v1alpha1.ReasonDisabled)
+		r.Get(tenant)
+		if _, err := r.Emu.CompleteOnboarding(tenant.Status.AccountID); err != nil {
+			t.Fatal(err)
+		}
+		controllertest.WaitForConditionWithin(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionTrue, "", eventDeadline)
+		var notes []string
+		controllertest.Eventually(t, 10*time.Second, func() error {
+			for _, note := range stripeEventNotes(t, tenant) {
+				if strings.Contains(note, "(account.updated)") {
+					return nil
+				}
+			}
+			notes = stripeEventNotes(t, tenant)
+			return fmt.Errorf("no StripeEvent naming account.updated on the tenant: %q", notes)
+		})
+	})
+}
