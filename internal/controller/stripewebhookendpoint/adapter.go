@@ -127,8 +127,9 @@ func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Crea
 	e.endpoint = endpoint
 	w.Status.EndpointID, w.Status.URL, w.Status.SecretName = endpoint.ID, endpoint.URL, w.SigningSecretName()
 	w.Status.SigningSecretKey = v1alpha1.SigningSecretKey
-	// A new endpoint has a new secret: a rotation requested in the spec it was created from is done.
-	w.Status.LastRotationRequest = requestOf(w)
+	// A new endpoint has a new secret: a rotation requested in the spec it was created from is done,
+	// and the Update that follows this create must not start it.
+	w.Status.LastRotationRequest, e.step = requestOf(w), rotationNone
 	return managed.Created{
 		ID:         endpoint.ID,
 		Secret:     map[string][]byte{v1alpha1.SigningSecretKey: []byte(endpoint.Secret)},

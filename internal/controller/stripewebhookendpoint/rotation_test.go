@@ -264,6 +264,30 @@ func TestRotation(t *testing.T) {
 	r.NoSpecRefusals()
 }
 
+// Pins that an endpoint created with a request is not rotated: its first secret is new already.
+func TestRequestAtCreateDoesNotRotate(t *testing.T) {
+	r := controllertest.NewRig(t, env, controllertest.RigOptions{})
+	w := rotating(r, "fresh", newReceiver(t), time.Hour)
+	w.Spec.Rotation.Request = "from-the-start"
+	r.Create(w)
+	controllertest.WaitForCondition(t, env.Client, w, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	// Another pass (the create's made no read), to see that nothing is left to do either; a rotation
+	// it started would be in Stripe before its status write, so the second below only lets it finish.
+	r.Update(w, func() { w.Annotations[managed.AnnotationReconcileRequested] = "1" })
+	controllertest.Eventually(t, controllertest.DefaultTimeout, func() error {
+		if n := r.Requests("GET /v1/webhook_endpoints/"); n < 1 {
+			return errors.New("no second pass yet")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	r.Get(w)
+	if n := creates(r); n != 1 || w.Status.Rotation != nil || w.Status.LastRotationRequest != "from-the-start" {
+		t.Errorf("%d creates, rotation %+v, last request %q: want one endpoint and the request counted as done", n, w.Status.Rotation, w.Status.LastRotationRequest)
+	}
+	r.NoSpecRefusals()
+}
+
 // Pins the crash-safety of the rotation's create: the manager killed between Stripe's answer and
 // the record of the new endpoint's id ends, after a restart, with exactly one new endpoint (the
 // create repeated with its idempotency key, answered from Stripe's cache) and its secret stored.
