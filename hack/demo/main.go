@@ -1,10 +1,12 @@
 // Command demo runs stripe-operator end to end on one machine: a local control plane (the envtest
-// kube-apiserver and etcd), the Stripe emulator on 127.0.0.1:12111 and the operator's manager binary.
-// It applies config/samples/local, waits for the objects to become Ready and prints what `kubectl get`
-// and `kubectl describe` show, then walks the sample tenant through onboarding as a person would
-// (tenant.go). `make demo` runs it; -keep leaves everything running for a person to explore with the
-// printed KUBECONFIG. The manager, the emulator and the control plane are stopped on every exit:
-// success, error, interrupt, or the manager exiting on its own.
+// kube-apiserver and etcd), the Stripe emulator on 127.0.0.1:12111, the webhook relay's binary on
+// 127.0.0.1:12112 and the operator's manager binary following the relay's feed. It applies
+// config/samples/local, waits for the objects to become Ready and prints what `kubectl get` and
+// `kubectl describe` show, renames the plan's product in the emulator's Dashboard and shows it renamed
+// back through the event (events.go), then walks the sample tenant through onboarding as a person
+// would (tenant.go). `make demo` runs it; -keep leaves everything running for a person to explore with the
+// printed KUBECONFIG. The manager, the relay, the emulator and the control plane are stopped on every
+// exit: success, error, interrupt, or the manager or the relay exiting on its own.
 package main
 
 import (
@@ -13,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -34,18 +35,22 @@ func main() {
 
 type options struct {
 	emulatorAddr     string
+	relayAddr        string
+	relayInternal    string
 	externalEmulator bool
 	samples          string
 	keep             bool
 	timeout          time.Duration
 }
 
-// managerStopGrace is how long the manager has to exit after SIGTERM before it is killed.
-const managerStopGrace = 10 * time.Second
+// stopGrace is how long the manager and the relay have to exit after SIGTERM before they are killed.
+const stopGrace = 10 * time.Second
 
 func run() error {
 	var o options
 	flag.StringVar(&o.emulatorAddr, "emulator-addr", "127.0.0.1:12111", "Address the Stripe emulator listens on (the samples point at 127.0.0.1:12111).")
+	flag.StringVar(&o.relayAddr, "relay-addr", "127.0.0.1:12112", "Address the webhook relay takes Stripe's events on (the sample connection's spec.webhooks.relayURL).")
+	flag.StringVar(&o.relayInternal, "relay-internal-addr", "127.0.0.1:12113", "Address of the relay's feed, metrics and probes (the manager's --relay-url).")
 	flag.BoolVar(&o.externalEmulator, "external-emulator", false, "Use an emulator already running at -emulator-addr instead of starting one.")
 	flag.StringVar(&o.samples, "samples", "config/samples/local", "Folder of manifests to apply.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the control plane, emulator and operator running until interrupted.")
@@ -54,7 +59,7 @@ func run() error {
 
 	signals, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The run ends when a signal comes or the manager exits on its own; kubectl commands run under it.
+	// The run ends when a signal comes or the manager or the relay exits on its own; kubectl commands run under it.
 	ctx, cancel := context.WithCancelCause(signals)
 	defer cancel(nil)
 
@@ -75,21 +80,27 @@ func run() error {
 		defer emu.Close()
 	}
 
-	logPath := filepath.Join(env.RepoRoot, "bin", "demo-manager.log")
-	step("building and starting the operator (log: " + logPath + ")")
-	manager, err := startManager(ctx, env, logPath)
+	relayLogPath := filepath.Join(env.RepoRoot, "bin", "demo-relay.log")
+	step("building and starting the webhook relay on " + o.relayAddr + " (log: " + relayLogPath + ")")
+	relay, err := startRelay(ctx, env, o, relayLogPath)
 	if err != nil {
 		return err
 	}
-	defer manager.stop()
-	go func() {
-		<-manager.done
-		if manager.err != nil {
-			cancel(fmt.Errorf("%w (%w); its log is %s", errManagerExited, manager.err, logPath))
-			return
-		}
-		cancel(fmt.Errorf("%w; its log is %s", errManagerExited, logPath))
-	}()
+	defer relay.Stop(stopGrace)
+
+	logPath := filepath.Join(env.RepoRoot, "bin", "demo-manager.log")
+	step("building and starting the operator, following the relay's feed (log: " + logPath + ")")
+	manager, err := startManager(ctx, env, relay.InternalURL, logPath)
+	if err != nil {
+		return err
+	}
+	defer manager.Stop(stopGrace)
+	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process} {
+		go func() {
+			<-p.Done()
+			cancel(fmt.Errorf("%w: %s (%v); logs in %s", errProcessExited, name, p.Err(), filepath.Dir(logPath)))
+		}()
+	}
 
 	step("kubectl apply --server-side -f " + o.samples)
 	if err := kubectl(ctx, env, "apply", "--server-side", "-f", filepath.Join(env.RepoRoot, o.samples)); err != nil {
@@ -116,6 +127,9 @@ func run() error {
 	if emu != nil {
 		control = inProcess{emu: emu.Emulator}
 	}
+	if err := demoDashboardEdit(ctx, env, eventDemo{emulatorBase: "http://" + o.emulatorAddr, namespace: "cloudip-demo", plan: "cloudip-platform", timeout: o.timeout}); err != nil {
+		return err
+	}
 	if err := demoTenant(ctx, env, control, tenantDemo{namespace: "cloudip-demo", name: "acme", timeout: o.timeout}); err != nil {
 		return err
 	}
@@ -129,7 +143,7 @@ func run() error {
 		step("running until interrupted; in another shell:\n    export KUBECONFIG=" + env.KubeconfigPath +
 			"\n    " + env.KubectlPath() + " get billingplans,stripetenants -A")
 		<-ctx.Done()
-		if cause := context.Cause(ctx); errors.Is(cause, errManagerExited) {
+		if cause := context.Cause(ctx); errors.Is(cause, errProcessExited) {
 			return cause
 		}
 	}
@@ -137,63 +151,50 @@ func run() error {
 }
 
 var (
-	errManagerExited = errors.New("the manager exited")
+	errProcessExited = errors.New("a process of the demo exited")
 	errInterrupted   = errors.New("interrupted")
 )
 
-// managerProcess is the running manager; done closes when it exits, and err is then why.
-type managerProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+// startRelay builds and starts the relay (a fresh store each run) and waits until it is ready.
+func startRelay(ctx context.Context, env *testenv.Env, o options, logPath string) (*testenv.Relay, error) {
+	dataDir := filepath.Join(env.RepoRoot, "bin", "demo-relay")
+	if err := os.RemoveAll(dataDir); err != nil {
+		return nil, fmt.Errorf("clear the relay's data: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("the relay's data: %w", err)
+	}
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create the relay log: %w", err)
+	}
+	relay, err := env.StartRelay(ctx, testenv.RelayOptions{DataDir: dataDir, SecretNamespaces: "stripe-operator-system",
+		IntakeAddr: o.relayAddr, InternalAddr: o.relayInternal, Log: log})
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("start the relay (is a demo already running?): %w", err)
+	}
+	return relay, nil
 }
 
-// stop asks the manager to shut down (SIGTERM: it stops its controllers and leaves) and kills it if it
-// has not exited within managerStopGrace.
-func (m *managerProcess) stop() {
-	select {
-	case <-m.done:
-		return
-	default:
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(managerStopGrace):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-	}
-}
-
-func startManager(ctx context.Context, env *testenv.Env, logPath string) (*managerProcess, error) {
+// startManager builds and starts the manager binary, following the relay's feed at relayURL.
+func startManager(ctx context.Context, env *testenv.Env, relayURL, logPath string) (*testenv.Process, error) {
 	binary := filepath.Join(env.RepoRoot, "bin", "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", binary, "./cmd/manager")
-	build.Dir, build.Stdout, build.Stderr = env.RepoRoot, os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := testenv.BuildBinary(ctx, env.RepoRoot, "./cmd/manager", binary); err != nil {
 		return nil, fmt.Errorf("build the manager: %w", err)
 	}
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("create the manager log: %w", err)
 	}
-	cmd := exec.Command(binary, //nolint:gosec // the binary was just built from this repository
+	return testenv.StartProcess(binary, []string{
 		"--kubeconfig", env.KubeconfigPath,
 		"--secret-namespaces", "stripe-operator-system",
 		"--cluster-id", "demo",
+		"--relay-url", relayURL,
 		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0")
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		return nil, fmt.Errorf("start the manager: %w", err)
-	}
-	m := &managerProcess{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		m.err = cmd.Wait()
-		_ = log.Close()
-		close(m.done)
-	}()
-	return m, nil
+		"--health-probe-bind-address", "0",
+	}, log)
 }
 
 // kubectl runs kubectl and prints what it printed; an interrupt (or the manager exiting) stops it.

@@ -185,7 +185,8 @@ func (d tenantSteps) link() error {
 	return nil
 }
 
-// finishOnboarding is the tenant and Stripe finishing onboarding; nothing tells the operator.
+// finishOnboarding is the tenant and Stripe finishing onboarding; Stripe's account.updated event, through the
+// relay, tells the operator (its own recheck, while events flow, is 10 min away).
 func (d tenantSteps) finishOnboarding(control onboarding) error {
 	t := d.t
 	account, err := d.get("{.status.accountID}")
@@ -202,7 +203,7 @@ func (d tenantSteps) finishOnboarding(control onboarding) error {
 	if err := control.complete(d.ctx, account); err != nil {
 		return fmt.Errorf("complete onboarding: %w", err)
 	}
-	step(fmt.Sprintf("kubectl wait -n %s --for=condition=ChargesEnabled %s %s (nothing tells the operator: it looks again on its own, 5 s doubling to 10 min while onboarding)", t.namespace, t.ref(), d.wait))
+	step(fmt.Sprintf("kubectl wait -n %s --for=condition=ChargesEnabled %s %s (Stripe's account.updated event reaches the operator through the relay; its own recheck is the safety net)", t.namespace, t.ref(), d.wait))
 	started := time.Now()
 	if err := d.kubectl("wait", "--for=condition=ChargesEnabled", t.ref(), d.wait); err != nil {
 		return err
