@@ -98,7 +98,7 @@ func run() error {
 	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process} {
 		go func() {
 			<-p.Done()
-			cancel(fmt.Errorf("%w: %s (%v); logs in %s", errProcessExited, name, p.Err(), filepath.Dir(logPath)))
+			cancel(fmt.Errorf("%w: %s (%w); logs in %s", errProcessExited, name, p.Err(), filepath.Dir(logPath)))
 		}()
 	}
 

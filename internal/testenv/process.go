@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -44,6 +45,9 @@ func StartProcess(binary string, args []string, log io.Writer) (*Process, error)
 	p := &Process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		if p.err == nil {
+			p.err = errExitedZero
+		}
 		close(p.done)
 	}()
 	return p, nil
@@ -52,7 +56,10 @@ func StartProcess(binary string, args []string, log io.Writer) (*Process, error)
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Err is why it exited (after Done).
+// errExitedZero is Err of a process that exited with status 0: for a server, still an exit.
+var errExitedZero = errors.New("exit status 0")
+
+// Err is why it exited (after Done); never nil.
 func (p *Process) Err() error { return p.err }
 
 // Pid is the process id (and its group's).
@@ -108,7 +115,7 @@ func (p *Process) WaitHTTP200(ctx context.Context, url string, timeout time.Dura
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("wait for %s: the process exited: %v", url, p.err)
+			return fmt.Errorf("wait for %s: the process exited: %w", url, p.err)
 		case <-ctx.Done():
 			return fmt.Errorf("wait for %s: %w", url, ctx.Err())
 		case <-time.After(100 * time.Millisecond):

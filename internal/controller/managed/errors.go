@@ -15,9 +15,9 @@ import (
 // returns them, so that the relay shares the resolver without importing a controller package. Adapters
 // keep using them by these names.
 type (
-	// DependencyError: see stripeconn.DependencyError.
+	// DependencyError is stripeconn.DependencyError.
 	DependencyError = stripeconn.DependencyError
-	// TerminalError: see stripeconn.TerminalError.
+	// TerminalError is stripeconn.TerminalError.
 	TerminalError = stripeconn.TerminalError
 )
 
