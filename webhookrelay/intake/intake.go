@@ -162,10 +162,26 @@ func (h *Handler) put(ctx context.Context, key EndpointKey, ev *stripeapi.Event)
 	return res, err
 }
 
-// refuse answers a request that is not acknowledged. Refusals are logged at V(1) only: anybody can
-// send them, and the counter is what is watched.
+// refuse answers a request that is not acknowledged. Refusals a sender causes are logged at V(1)
+// only: anybody can send them, and the counter is what is watched. Those the relay's configuration
+// causes (an endpoint without a secret, e.g. adopted and its secret not yet put in its Secret; the
+// cache unreadable; a connection of the other mode) are logged at the default level: a person must act,
+// and Stripe keeps retrying meanwhile.
 func (h *Handler) refuse(w http.ResponseWriter, log logr.Logger, status int, reason string, err error) {
 	h.m.refused.WithLabelValues(reason).Inc()
-	log.V(1).Info("refused", "reason", reason, "status", status, "error", err.Error())
+	level := 1
+	if configurationReason(reason) {
+		level = 0
+	}
+	log.V(level).Info("refused", "reason", reason, "status", status, "error", err.Error())
 	http.Error(w, reason, status)
+}
+
+// configurationReason says a refusal is one a person fixes in the cluster, not the sender.
+func configurationReason(reason string) bool {
+	switch reason {
+	case stripeapi.RefusalReason(stripeapi.ErrNoSecrets), reasonSecretSource, reasonLivemode:
+		return true
+	}
+	return false
 }
