@@ -156,7 +156,10 @@ func stripeEventNotes(t *testing.T, obj client.Object) []string {
 //   - the operator's own revert, an event carrying its idempotency key, starts nothing more;
 //   - a connected account that finishes onboarding in the emulator turns the tenant's ChargesEnabled
 //     true within seconds through the account.updated event, while the onboarding recheck, with
-//     events flowing, waits 10 minutes.
+//     events flowing, waits 10 minutes;
+//   - what happened while the relay was down (kill -9), with Stripe's retries off, comes back through
+//     backfill when it starts: the platform's events, and a connected account's (listed with its
+//     Stripe-Account header).
 func TestEventsReachTheOperator(t *testing.T) {
 	r := startRelayRig(t)
 
@@ -198,12 +201,10 @@ func TestEventsReachTheOperator(t *testing.T) {
 				t.Fatal(err)
 			}
 			controllertest.Eventually(t, eventDeadline, func() error {
-				for _, d := range r.Emu.Deliveries(emulator.DeliveryFilter{}) {
-					if d.Status == emulator.DeliveryFailed {
-						return nil
-					}
+				if len(r.Emu.Deliveries(emulator.DeliveryFilter{Status: emulator.DeliveryFailed})) == 0 {
+					return fmt.Errorf("the edit's delivery has not failed yet")
 				}
-				return fmt.Errorf("no failed delivery yet")
+				return nil
 			})
 		})
 		productNamed(t, r, plan.Status.ProductID, want)
@@ -213,34 +214,68 @@ func TestEventsReachTheOperator(t *testing.T) {
 	})
 
 	t.Run("onboarding finished in Stripe turns ChargesEnabled true through its event", func(t *testing.T) {
-		r := r.In(t)
-		tenant := &v1alpha1.StripeTenant{
-			ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: "acme"},
-			Spec: v1alpha1.StripeTenantSpec{
-				ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
-				DataResidency: v1alpha1.RegionUS,
-				Account: v1alpha1.TenantAccount{
-					Type: v1alpha1.AccountTypeExpress, Country: "US", Email: "acme@tenants.example",
-					Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers},
-				},
-			},
-		}
-		r.Create(tenant)
-		controllertest.WaitForCondition(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionFalse, v1alpha1.ReasonDisabled)
-		r.Get(tenant)
+		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		tenant := onboardingTenant(t, r, "acme")
 		if _, err := r.Emu.CompleteOnboarding(tenant.Status.AccountID); err != nil {
 			t.Fatal(err)
 		}
 		controllertest.WaitForConditionWithin(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionTrue, "", eventDeadline)
-		var notes []string
-		controllertest.Eventually(t, 10*time.Second, func() error {
-			for _, note := range stripeEventNotes(t, tenant) {
-				if strings.Contains(note, "(account.updated)") {
-					return nil
-				}
+		waitForStripeEventNote(t, tenant, "(account.updated)")
+	})
+
+	t.Run("onboarding finished while the relay was down is backfilled from the connected account", func(t *testing.T) {
+		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		tenant := onboardingTenant(t, r, "globex")
+		failedBefore := len(r.Emu.Deliveries(emulator.DeliveryFilter{Status: emulator.DeliveryFailed}))
+		r.restartRelay(t, func() {
+			if _, err := r.Emu.CompleteOnboarding(tenant.Status.AccountID); err != nil {
+				t.Fatal(err)
 			}
-			notes = stripeEventNotes(t, tenant)
-			return fmt.Errorf("no StripeEvent naming account.updated on the tenant: %q", notes)
+			controllertest.Eventually(t, eventDeadline, func() error {
+				if len(r.Emu.Deliveries(emulator.DeliveryFilter{Status: emulator.DeliveryFailed})) == failedBefore {
+					return fmt.Errorf("the onboarding events' deliveries have not failed yet")
+				}
+				return nil
+			})
 		})
+		controllertest.WaitForConditionWithin(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionTrue, "", eventDeadline)
+		if n := r.metric(t, "stripe_relay_backfilled_total"); n < 1 {
+			t.Fatalf("stripe_relay_backfilled_total = %v: ChargesEnabled was not brought by backfill", n)
+		}
+		waitForStripeEventNote(t, tenant, "(account.updated)")
+	})
+}
+
+// onboardingTenant creates an Express tenant and waits until its account exists with charges off.
+func onboardingTenant(t *testing.T, r *relayRig, name string) *v1alpha1.StripeTenant {
+	t.Helper()
+	tenant := &v1alpha1.StripeTenant{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: name},
+		Spec: v1alpha1.StripeTenantSpec{
+			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
+			DataResidency: v1alpha1.RegionUS,
+			Account: v1alpha1.TenantAccount{
+				Type: v1alpha1.AccountTypeExpress, Country: "US", Email: name + "@tenants.example",
+				Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers},
+			},
+		},
+	}
+	r.Create(tenant)
+	controllertest.WaitForCondition(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionFalse, v1alpha1.ReasonDisabled)
+	r.Get(tenant)
+	return tenant
+}
+
+// waitForStripeEventNote waits for a StripeEvent event on obj whose note contains want.
+func waitForStripeEventNote(t *testing.T, obj client.Object, want string) {
+	t.Helper()
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		notes := stripeEventNotes(t, obj)
+		for _, note := range notes {
+			if strings.Contains(note, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no StripeEvent event containing %q on %s: %q", want, obj.GetName(), notes)
 	})
 }
