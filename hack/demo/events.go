@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,22 +95,5 @@ func (d eventDemo) productName(ctx context.Context, id string) (string, error) {
 // dashboardEdit is the emulator's POST /_emulator/dashboard: the object's update endpoint, as the
 // Dashboard calls it (no idempotency key), emitting the same event.
 func (d eventDemo) dashboardEdit(ctx context.Context, id string, params map[string]any) error {
-	body, err := json.Marshal(map[string]any{"id": id, "params": params})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.emulatorBase+"/_emulator/dashboard", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("dashboard edit of %s: %w", id, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("dashboard edit of %s: %s", id, resp.Status)
-	}
-	return nil
+	return postJSON(ctx, d.emulatorBase+"/_emulator/dashboard", map[string]any{"id": id, "params": params})
 }

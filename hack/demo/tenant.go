@@ -70,12 +70,16 @@ func (c overHTTP) describe() string {
 }
 
 func (c overHTTP) onboarding(ctx context.Context, account, stage string) error {
-	body, err := json.Marshal(map[string]string{"stage": stage})
+	return postJSON(ctx, c.base+"/_emulator/accounts/"+account+"/onboarding", map[string]string{"stage": stage})
+}
+
+// postJSON posts body to one of the emulator's control endpoints and wants a 200.
+func postJSON(ctx context.Context, url string, body any) error {
+	payload, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	url := c.base + "/_emulator/accounts/" + account + "/onboarding"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}

@@ -246,20 +246,10 @@ func TestEventsReachTheOperator(t *testing.T) {
 	})
 }
 
-// onboardingTenant creates an Express tenant and waits until its account exists with charges off.
+// onboardingTenant creates a tenant and waits until its account exists with charges off.
 func onboardingTenant(t *testing.T, r *relayRig, name string) *v1alpha1.StripeTenant {
 	t.Helper()
-	tenant := &v1alpha1.StripeTenant{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: name},
-		Spec: v1alpha1.StripeTenantSpec{
-			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
-			DataResidency: v1alpha1.RegionUS,
-			Account: v1alpha1.TenantAccount{
-				Type: v1alpha1.AccountTypeExpress, Country: "US", Email: name + "@tenants.example",
-				Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers},
-			},
-		},
-	}
+	tenant := r.Tenant(name)
 	r.Create(tenant)
 	controllertest.WaitForCondition(t, env.Client, tenant, v1alpha1.ConditionChargesEnabled, metav1.ConditionFalse, v1alpha1.ReasonDisabled)
 	r.Get(tenant)

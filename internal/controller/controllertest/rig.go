@@ -141,6 +141,23 @@ func (r *Rig) Plan(name string, prices ...v1alpha1.Price) *v1alpha1.BillingPlan 
 	}
 }
 
+// Tenant is an Express StripeTenant (US, card payments, transfers, ACH) on the rig's connection, with
+// onboarding URLs.
+func (r *Rig) Tenant(name string) *v1alpha1.StripeTenant {
+	return &v1alpha1.StripeTenant{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: name},
+		Spec: v1alpha1.StripeTenantSpec{
+			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
+			DataResidency: v1alpha1.RegionUS,
+			Account: v1alpha1.TenantAccount{
+				Type: v1alpha1.AccountTypeExpress, Country: "US", Email: name + "@tenants.example",
+				Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers, v1alpha1.CapabilityUSBankAccountACHPayments},
+			},
+			Onboarding: &v1alpha1.Onboarding{ReturnURL: "https://console.cloudip.example/onboarding/done", RefreshURL: "https://console.cloudip.example/onboarding/refresh"},
+		},
+	}
+}
+
 // Monthly is a licensed monthly USD price.
 func Monthly(key string, amount int64) v1alpha1.Price {
 	return v1alpha1.Price{

@@ -33,20 +33,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 func (r *rig) in(t *testing.T) *rig { return &rig{r.In(t)} }
 
 // tenant is a US Express tenant asking for cards, transfers and ACH, with onboarding URLs.
-func (r *rig) tenant(name string) *v1alpha1.StripeTenant {
-	return &v1alpha1.StripeTenant{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: name},
-		Spec: v1alpha1.StripeTenantSpec{
-			ManagedSpec:   v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
-			DataResidency: v1alpha1.RegionUS,
-			Account: v1alpha1.TenantAccount{
-				Type: v1alpha1.AccountTypeExpress, Country: "US", Email: name + "@tenants.example",
-				Capabilities: []v1alpha1.Capability{v1alpha1.CapabilityCardPayments, v1alpha1.CapabilityTransfers, v1alpha1.CapabilityUSBankAccountACHPayments},
-			},
-			Onboarding: &v1alpha1.Onboarding{ReturnURL: "https://console.cloudip.example/onboarding/done", RefreshURL: "https://console.cloudip.example/onboarding/refresh"},
-		},
-	}
-}
+func (r *rig) tenant(name string) *v1alpha1.StripeTenant { return r.Tenant(name) }
 
 // subscribed adds spec.subscription to the plan's price key, with a billing email.
 func subscribed(t *v1alpha1.StripeTenant, plan, key string) *v1alpha1.StripeTenant {

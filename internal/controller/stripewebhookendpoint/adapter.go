@@ -112,15 +112,7 @@ func (e *external) checkLimit(ctx context.Context) error {
 // endpoint's Secret before it records the id.
 func (e *external) Create(ctx context.Context, obj managed.Object) (managed.Created, error) {
 	w := obj.(*v1alpha1.StripeWebhookEndpoint)
-	endpoint, err := e.stripe.CreateWebhookEndpoint(ctx, stripeapi.WebhookEndpointCreateParams{
-		IdempotencyKey: e.pass.CreateKey("create-webhook-endpoint"),
-		Tags:           e.tags(),
-		URL:            URLOf(w),
-		Description:    w.Spec.Description,
-		EnabledEvents:  w.Spec.EnabledEvents,
-		Connect:        w.Spec.Connect,
-		APIVersion:     apiVersionOf(w),
-	})
+	endpoint, err := e.stripe.CreateWebhookEndpoint(ctx, createParams(w, e.pass.CreateKey("create-webhook-endpoint"), e.tags()))
 	if err != nil {
 		return managed.Created{}, err
 	}
@@ -252,6 +244,20 @@ func URLOf(w *v1alpha1.StripeWebhookEndpoint) string {
 		return fmt.Sprintf("%s://%s.%s.svc:%d%s", scheme, ref.Name, w.Namespace, port, path)
 	}
 	return w.Spec.URL
+}
+
+// createParams is the create of an endpoint as the spec declares it: the first one, and each one a
+// rotation makes.
+func createParams(w *v1alpha1.StripeWebhookEndpoint, idempotencyKey string, tags stripeapi.Tags) stripeapi.WebhookEndpointCreateParams {
+	return stripeapi.WebhookEndpointCreateParams{
+		IdempotencyKey: idempotencyKey,
+		Tags:           tags,
+		URL:            URLOf(w),
+		Description:    w.Spec.Description,
+		EnabledEvents:  w.Spec.EnabledEvents,
+		Connect:        w.Spec.Connect,
+		APIVersion:     apiVersionOf(w),
+	}
 }
 
 // apiVersionOf pins the endpoint's events to the API version the operator and the relay decode.

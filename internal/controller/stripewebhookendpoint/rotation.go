@@ -155,15 +155,7 @@ func (e *external) startRotation(ctx context.Context, w *v1alpha1.StripeWebhookE
 	adopted := w.Status.SecretName == ""
 	var made *stripeapi.WebhookEndpoint
 	create := func(ctx context.Context, key string) (string, error) {
-		endpoint, err := e.stripe.CreateWebhookEndpoint(ctx, stripeapi.WebhookEndpointCreateParams{
-			IdempotencyKey: key,
-			Tags:           e.rotationTags(),
-			URL:            URLOf(w),
-			Description:    w.Spec.Description,
-			EnabledEvents:  w.Spec.EnabledEvents,
-			Connect:        w.Spec.Connect,
-			APIVersion:     apiVersionOf(w),
-		})
+		endpoint, err := e.stripe.CreateWebhookEndpoint(ctx, createParams(w, key, e.rotationTags()))
 		if err != nil {
 			return "", fmt.Errorf("create the rotation's webhook endpoint: %w", err)
 		}
