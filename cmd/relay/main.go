@@ -151,8 +151,8 @@ func run() error {
 	// The servers are runnables after the cache: the intake answers only once it knows the endpoints
 	// (before that, every delivery would be a 404 that Stripe retries later).
 	for _, r := range []manager.Runnable{
-		httpServer("intake", f.intakeAddr, handler, log),
-		httpServer("internal", f.internalAddr, internal, log),
+		httpServer("intake", f.intakeAddr, handler, false, log),
+		httpServer("internal", f.internalAddr, internal, true, log),
 		backfiller,
 		pruner(db, log),
 	} {
@@ -171,14 +171,19 @@ func run() error {
 // commit) before the store closes.
 const shutdownGrace = 20 * time.Second
 
-// httpServer serves handler on addr until the manager stops, then lets the requests in flight finish.
-func httpServer(name, addr string, handler http.Handler, log logr.Logger) manager.Runnable {
+// httpServer serves handler on addr until the manager stops, then lets the requests in flight finish:
+// a delivery is answered after its commit. With endInFlight, the requests' contexts end at the stop
+// instead: the feed's long polls (the manager holds one at all times) return at once.
+func httpServer(name, addr string, handler http.Handler, endInFlight bool, log logr.Logger) manager.Runnable {
 	return manager.RunnableFunc(func(ctx context.Context) error {
 		listener, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("%s server: listen %s: %w", name, addr, err)
 		}
 		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		if endInFlight {
+			srv.BaseContext = func(net.Listener) context.Context { return ctx }
+		}
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(listener) }()
 		log.Info("listening", "server", name, "address", listener.Addr().String())

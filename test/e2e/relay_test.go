@@ -30,9 +30,17 @@ const eventDeadline = 30 * time.Second
 // relayRig is a rig whose manager follows a relay process that the connection's endpoints deliver to.
 type relayRig struct {
 	*controllertest.Rig
-	relay   *testenv.Relay
-	options testenv.RelayOptions // to restart it on the same store and ports
+	*relayProcess // shared by the subtests' rigs: a restart in one is the relay of all
 }
+
+// relayProcess is the running relay and how to start it again on the same store and ports.
+type relayProcess struct {
+	relay   *testenv.Relay
+	options testenv.RelayOptions
+}
+
+// in returns the rig bound to a subtest's t, with the same relay.
+func (r *relayRig) in(t *testing.T) *relayRig { return &relayRig{Rig: r.In(t), relayProcess: r.relayProcess} }
 
 // startRelayRig starts the relay first (on free ports), then the rig's manager following it, then
 // points the connection's webhooks at it and waits for both endpoints to be Ready.
@@ -52,7 +60,7 @@ func startRelayRig(t *testing.T) *relayRig {
 	options.Binary = filepath.Join(dir, "relay")
 	options.IntakeAddr = strings.TrimPrefix(relay.IntakeURL, "http://")
 	options.InternalAddr = strings.TrimPrefix(relay.InternalURL, "http://")
-	rr := &relayRig{relay: relay, options: options}
+	rr := &relayRig{relayProcess: &relayProcess{relay: relay, options: options}}
 	t.Cleanup(func() {
 		rr.relay.Stop(10 * time.Second)
 		_ = logFile.Close()
@@ -166,7 +174,7 @@ func TestEventsReachTheOperator(t *testing.T) {
 	plan := r.Plan("gold", controllertest.Monthly("monthly", 900))
 	r.Create(plan)
 	t.Run("a Dashboard edit is reverted through its event", func(t *testing.T) {
-		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		r := r.in(t)
 		controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 		r.Get(plan)
 		want := plan.Spec.Product.Name
@@ -213,8 +221,41 @@ func TestEventsReachTheOperator(t *testing.T) {
 		}
 	})
 
+	t.Run("during a rotation both endpoints deliver, the relay takes the new secret without a restart and keeps one copy", func(t *testing.T) {
+		r := r.in(t)
+		endpoint := &v1alpha1.StripeWebhookEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: r.NS, Name: r.Connection + "-platform"}}
+		r.Get(endpoint)
+		r.Update(endpoint, func() {
+			endpoint.Spec.Rotation = &v1alpha1.SecretRotation{Request: "e2e-1", Overlap: &metav1.Duration{Duration: time.Minute}}
+		})
+		controllertest.Eventually(t, eventDeadline, func() error {
+			r.Get(endpoint)
+			if endpoint.Status.Rotation == nil || endpoint.Status.Rotation.PreviousEndpointID == "" {
+				return fmt.Errorf("no rotation in progress yet")
+			}
+			return nil
+		})
+		duplicates := r.metric(t, "stripe_relay_duplicates_total")
+		r.Get(plan)
+		want := plan.Spec.Product.Name
+		if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": want + " (edited during a rotation)"}); err != nil {
+			t.Fatal(err)
+		}
+		productNamed(t, r, plan.Status.ProductID, want)
+		// Both endpoints got the edit's event (and the revert's): one stored, the other a duplicate.
+		controllertest.Eventually(t, eventDeadline, func() error {
+			if n := r.metric(t, "stripe_relay_duplicates_total"); n < duplicates+1 {
+				return fmt.Errorf("duplicates %v, want more than %v: the second endpoint's copy did not verify", n, duplicates)
+			}
+			return nil
+		})
+		if n := r.metric(t, `stripe_relay_refused_total{reason="no_valid_signature"}`); n != 0 {
+			t.Fatalf("%v deliveries refused for their signature: the rotated secret was not picked up", n)
+		}
+	})
+
 	t.Run("onboarding finished in Stripe turns ChargesEnabled true through its event", func(t *testing.T) {
-		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		r := r.in(t)
 		tenant := onboardingTenant(t, r, "acme")
 		if _, err := r.Emu.CompleteOnboarding(tenant.Status.AccountID); err != nil {
 			t.Fatal(err)
@@ -224,7 +265,7 @@ func TestEventsReachTheOperator(t *testing.T) {
 	})
 
 	t.Run("onboarding finished while the relay was down is backfilled from the connected account", func(t *testing.T) {
-		r := &relayRig{Rig: r.In(t), relay: r.relay, options: r.options}
+		r := r.in(t)
 		tenant := onboardingTenant(t, r, "globex")
 		failedBefore := len(r.Emu.Deliveries(emulator.DeliveryFilter{Status: emulator.DeliveryFailed}))
 		r.restartRelay(t, func() {
