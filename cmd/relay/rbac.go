@@ -1,8 +1,10 @@
 // The relay's RBAC, from which `make manifests` generates config/relay/rbac/role.yaml (ClusterRole
 // relay-role; the ServiceAccount and the binding are written by hand next to it).
 //
-// The relay only reads from the API server. It never writes anything, not even status: the operator
-// stays the only writer of every payments.cloudip.io object and of every Secret.
+// The relay mostly reads from the API server. It writes only the status of StripeEventSinks and
+// StripeEventReplays, which it owns (it delivers to sinks and carries out replays), and Kubernetes
+// events; it never writes an operator-owned object (or its status), a spec, or a Secret: the operator
+// stays the only writer of those.
 //
 //   - StripeWebhookEndpoints, StripeConnections and StripeTenants: which endpoints exist (the intake
 //     route /stripe/{namespace}/{endpoint}), the connection's mode (livemode must match) and API-key
@@ -14,10 +16,20 @@
 //     Secrets labelled app.kubernetes.io/managed-by=stripe-operator (those the operator writes); RBAC
 //     cannot grant by label, so the rule itself covers every Secret in the cluster. It is cluster-wide
 //     because a StripeWebhookEndpoint may live in any namespace.
+//   - StripeEventSinks (get, list, watch): where events are delivered, with what key and limits.
+//   - StripeEventSinks/status (get, update, patch): the relay reports delivery counts, lag and errors.
+//   - StripeEventReplays (get, list, watch): the replay requests people create, carried out once.
+//   - StripeEventReplays/status (get, update, patch): the relay reports what a replay requeued.
+//   - events.k8s.io events (create, patch): the relay records a Kubernetes event when a replay completes.
 //
 // No leases: the relay runs as one replica (SQLite has one writer), so there is no leader election.
 //
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripewebhookendpoints;stripeconnections;stripetenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventsinks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventsinks/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 package main

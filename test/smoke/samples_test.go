@@ -33,8 +33,8 @@ func TestSamplesApply(t *testing.T) {
 	}
 	dir := filepath.Join(env.RepoRoot, "config", "samples")
 	files, err := filepath.Glob(filepath.Join(dir, "payments_v1alpha1_*.yaml"))
-	if err != nil || len(files) != 5 {
-		t.Fatalf("want one sample per kind (5), got %v (%v)", files, err)
+	if err != nil || len(files) != 6 {
+		t.Fatalf("want one sample per kind (6), got %v (%v)", files, err)
 	}
 	kustomization, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
