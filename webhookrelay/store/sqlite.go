@@ -36,7 +36,7 @@ type SQLite struct {
 
 	maxBatch int
 	lastSeq  int64 // the writer goroutine's alone, after init
-	reqs     chan *putReq
+	reqs     chan *writeReq
 	quit     chan struct{}
 	done     sync.WaitGroup
 	once     sync.Once
@@ -44,15 +44,19 @@ type SQLite struct {
 
 var _ Store = (*SQLite)(nil)
 
-type putReq struct {
-	ev    Event
-	dests []string
-	resp  chan putResp // buffered: the writer never blocks on a caller that gave up
+// writeReq is one operation for the writer goroutine: a Put, or recording delivery outcomes. The
+// writer runs every request waiting at that moment in one transaction (group commit).
+type writeReq struct {
+	// apply runs in the batch's transaction; seq is the writer's event counter, which a Put advances.
+	apply func(ctx context.Context, tx *writeTx) error
+	resp  chan error // buffered: the writer never blocks on a caller that gave up
 }
 
-type putResp struct {
-	res PutResult
-	err error
+// writeTx is the batch's transaction with its prepared statements and event counter.
+type writeTx struct {
+	*sql.Tx
+	ins, out *sql.Stmt
+	seq      int64
 }
 
 // OpenSQLite opens (creating if needed) the database at path, checks that WAL mode took, and applies
@@ -94,7 +98,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, 
 		return nil, fmt.Errorf("sqlite %s: open reader: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	s := &SQLite{write: write, read: read, maxBatch: opts.MaxBatch, reqs: make(chan *putReq), quit: make(chan struct{})}
+	s := &SQLite{write: write, read: read, maxBatch: opts.MaxBatch, reqs: make(chan *writeReq), quit: make(chan struct{})}
 	if err := s.init(ctx, path); err != nil {
 		_ = write.Close()
 		_ = read.Close()
@@ -138,20 +142,32 @@ func (s *SQLite) Put(ctx context.Context, ev Event, destinations []string) (PutR
 	if ev.ID == "" {
 		return 0, errors.New("put: event without id")
 	}
-	r := &putReq{ev: ev, dests: destinations, resp: make(chan putResp, 1)}
+	var res PutResult
+	err := s.submit(ctx, "put "+ev.ID, func(ctx context.Context, tx *writeTx) error {
+		var err error
+		res, err = insert(ctx, tx, ev, destinations)
+		return err
+	})
+	return res, err
+}
+
+// submit hands apply to the writer and waits for its batch's commit.
+func (s *SQLite) submit(ctx context.Context, what string, apply func(ctx context.Context, tx *writeTx) error) error {
+	r := &writeReq{apply: apply, resp: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 	case <-s.quit:
-		return 0, fmt.Errorf("put %s: %w", ev.ID, ErrClosed)
+		return fmt.Errorf("%s: %w", what, ErrClosed)
 	case <-ctx.Done():
-		return 0, fmt.Errorf("put %s: %w", ev.ID, ctx.Err())
+		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 	select {
-	case resp := <-r.resp:
-		return resp.res, resp.err
+	case err := <-r.resp:
+		return err
 	case <-ctx.Done():
-		// The writer may still commit it: the caller reports failure, and the retry is a Duplicate.
-		return 0, fmt.Errorf("put %s: %w", ev.ID, ctx.Err())
+		// The writer may still commit it: the caller reports failure, and a Put's retry is a
+		// Duplicate.
+		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 }
 
@@ -160,7 +176,7 @@ func (s *SQLite) Put(ctx context.Context, ev Event, destinations []string) (PutR
 // batches grow only while a commit is in progress, i.e. exactly when there is load.
 func (s *SQLite) writer() {
 	defer s.done.Done()
-	batch := make([]*putReq, 0, s.maxBatch)
+	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
 		select {
 		case r := <-s.reqs:
@@ -177,48 +193,39 @@ func (s *SQLite) writer() {
 				break fill
 			}
 		}
-		results, err := s.commit(batch)
-		for i, r := range batch {
-			if err != nil {
-				r.resp <- putResp{err: err}
-			} else {
-				r.resp <- putResp{res: results[i]}
-			}
+		err := s.commit(batch)
+		for _, r := range batch {
+			r.resp <- err
 		}
 	}
 }
 
-// commit runs one transaction for the batch. A failure fails every Put of the batch (all roll back
-// together), which is safe: each caller answers Stripe non-2xx and the retries land again.
-func (s *SQLite) commit(batch []*putReq) ([]PutResult, error) {
+// commit runs one transaction for the batch. A failure fails every request of the batch (all roll
+// back together), which is safe: each Put's caller answers Stripe non-2xx and the retries land again,
+// and an outcome not recorded is attempted again (at least once).
+func (s *SQLite) commit(batch []*writeReq) error {
 	ctx := context.Background() // the batch outlives any one caller's context
-	tx, err := s.write.BeginTx(ctx, nil)
+	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("put: begin: %w", err)
+		return fmt.Errorf("write: begin: %w", err)
 	}
-	ins, out := tx.StmtContext(ctx, s.ins), tx.StmtContext(ctx, s.out)
-	results := make([]PutResult, len(batch))
-	seq := s.lastSeq
-	for i, r := range batch {
-		if results[i], err = insert(ctx, ins, out, r, seq+1); err != nil {
-			_ = tx.Rollback()
-			return nil, err
-		}
-		if results[i] == Stored {
-			seq++
+	tx := &writeTx{Tx: sqlTx, ins: sqlTx.StmtContext(ctx, s.ins), out: sqlTx.StmtContext(ctx, s.out), seq: s.lastSeq}
+	for _, r := range batch {
+		if err := r.apply(ctx, tx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("put: commit %d event(s): %w", len(batch), err)
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("write: commit %d operation(s): %w", len(batch), err)
 	}
-	s.lastSeq = seq // only once committed: a rolled-back batch leaves no gap
-	return results, nil
+	s.lastSeq = tx.seq // only once committed: a rolled-back batch leaves no gap
+	return nil
 }
 
-func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq, seq int64) (PutResult, error) {
-	ev := r.ev
-	res, err := ins.ExecContext(ctx, ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
-		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload), seq)
+func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (PutResult, error) {
+	res, err := tx.ins.ExecContext(ctx, ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
+		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload), tx.seq+1)
 	if err != nil {
 		return 0, fmt.Errorf("put %s: insert event: %w", ev.ID, err)
 	}
@@ -229,12 +236,25 @@ func insert(ctx context.Context, ins, out *sql.Stmt, r *putReq, seq int64) (PutR
 	if n == 0 {
 		return Duplicate, nil
 	}
-	for _, d := range r.dests {
-		if _, err := out.ExecContext(ctx, ev.ID, d); err != nil {
-			return 0, fmt.Errorf("put %s: outbox %s: %w", ev.ID, d, err)
-		}
+	tx.seq++
+	if err := insertOutbox(ctx, tx, ev.ID, destinations, ev.ReceivedAt); err != nil {
+		return 0, fmt.Errorf("put %s: %w", ev.ID, err)
 	}
 	return Stored, nil
+}
+
+// insertOutbox adds the event's rows: pending and due at once, or held for Held.
+func insertOutbox(ctx context.Context, tx *writeTx, eventID string, destinations []string, at time.Time) error {
+	for _, d := range destinations {
+		state := StatePending
+		if d == Held {
+			state = StateHeld
+		}
+		if _, err := tx.out.ExecContext(ctx, eventID, d, state, at.UnixMilli()); err != nil {
+			return fmt.Errorf("outbox %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // Get implements Store.
@@ -350,8 +370,8 @@ func (s *SQLite) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Prune implements Store. It deletes in batches of 1000, each its own transaction, so the writer's
-// Puts interleave with a large prune instead of waiting for all of it.
+// Prune implements Store. It deletes in batches of 1000 events, each its own transaction through the
+// writer, so the Puts interleave with a large prune instead of waiting for all of it.
 func (s *SQLite) Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error) {
 	if retention < MinRetention {
 		return 0, fmt.Errorf("prune: %s: %w", retention, ErrRetentionTooShort)
@@ -359,19 +379,49 @@ func (s *SQLite) Prune(ctx context.Context, now time.Time, retention time.Durati
 	cutoff := now.Add(-retention).UnixMilli()
 	var total int64
 	for {
-		res, err := s.write.ExecContext(ctx, sqlPruneBatch, cutoff)
+		ids, err := s.pruneCandidates(ctx, cutoff)
 		if err != nil {
-			return total, fmt.Errorf("prune: %w", err)
+			return total, err
 		}
-		n, err := res.RowsAffected()
+		err = s.submit(ctx, "prune", func(ctx context.Context, tx *writeTx) error {
+			for _, id := range ids {
+				if _, err := tx.ExecContext(ctx, sqlPruneOutbox, id); err != nil {
+					return fmt.Errorf("prune %s: outbox: %w", id, err)
+				}
+				if _, err := tx.ExecContext(ctx, sqlPruneEvent, id); err != nil {
+					return fmt.Errorf("prune %s: %w", id, err)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return total, fmt.Errorf("prune: rows affected: %w", err)
+			return total, err
 		}
-		total += n
-		if n < pruneBatch {
+		total += int64(len(ids))
+		if len(ids) < pruneBatch {
 			return total, nil
 		}
 	}
+}
+
+func (s *SQLite) pruneCandidates(ctx context.Context, cutoff int64) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, sqlPruneCandidates, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("prune: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	return ids, nil
 }
 
 // Close implements Store: it stops the writer after the batch in progress and closes the database.

@@ -77,8 +77,9 @@ type Store interface {
 	Put(ctx context.Context, ev Event, destinations []string) (PutResult, error)
 	// Get returns the event with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Event, error)
-	// Outbox returns the destinations an event still owes, sorted.
+	// Outbox returns the destinations an event still owes (pending or held), sorted.
 	Outbox(ctx context.Context, id string) ([]string, error)
+	Deliveries
 	// Since returns up to limit events with Seq > after, in Seq order: the notification feed's read.
 	Since(ctx context.Context, after int64, limit int) ([]Event, error)
 	// LatestSeq returns the highest Seq stored (0 for an empty store).
@@ -90,9 +91,9 @@ type Store interface {
 	SetCursor(ctx context.Context, source string, t time.Time) error
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int64, error)
-	// Prune forgets events received before now-retention that owe no delivery (an event with outbox
-	// rows is kept until they are delivered or dead-lettered, and the newest event is kept so that Seq
-	// keeps counting from it). retention must be ≥ MinRetention.
+	// Prune forgets events received before now-retention that owe no delivery, with their delivered
+	// and dead-lettered outbox rows (an event still owed to a destination, or held, is kept; so is the
+	// newest event, so that Seq keeps counting from it). retention must be ≥ MinRetention.
 	Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error)
 	// Close stops the store; Put then returns ErrClosed.
 	Close() error
@@ -120,10 +121,29 @@ var Schema = []string{
 	source      TEXT   NOT NULL PRIMARY KEY,
 	listed_until BIGINT NOT NULL
 )`,
+	// outbox: one row per delivery an event owes a destination (a sink), in the event's transaction.
+	// seq numbers a destination's rows (its sinks order by it); state is pending, delivered, dead or
+	// held (the destination Held: the event's region is not known yet); times are Unix milliseconds.
 	`CREATE TABLE IF NOT EXISTS outbox (
-	event_id    TEXT NOT NULL REFERENCES events (id),
-	destination TEXT NOT NULL,
+	event_id     TEXT   NOT NULL REFERENCES events (id),
+	destination  TEXT   NOT NULL,
+	seq          BIGINT NOT NULL,
+	state        TEXT   NOT NULL,
+	attempts     BIGINT NOT NULL,
+	next_attempt BIGINT NOT NULL,
+	last_error   TEXT   NOT NULL,
+	updated_at   BIGINT NOT NULL,
 	PRIMARY KEY (event_id, destination)
+)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS outbox_destination_seq ON outbox (destination, seq)`,
+	`CREATE INDEX IF NOT EXISTS outbox_due ON outbox (destination, state, next_attempt)`,
+	// replays: each replay request carried out, so that it is carried out once.
+	`CREATE TABLE IF NOT EXISTS replays (
+	id          TEXT   NOT NULL PRIMARY KEY,
+	destination TEXT   NOT NULL,
+	matched     BIGINT NOT NULL,
+	requeued    BIGINT NOT NULL,
+	done_at     BIGINT NOT NULL
 )`,
 }
 
@@ -131,8 +151,12 @@ var Schema = []string{
 const (
 	sqlInsertEvent = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
 	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
-	sqlInsertOutbox = `INSERT INTO outbox (event_id, destination) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-	sqlGetEvent     = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
+	// The destination's next seq in the same statement, so every writer (the intake, a reroute of
+	// a held event) numbers rows the same way.
+	sqlInsertOutbox = `INSERT INTO outbox (event_id, destination, seq, state, attempts, next_attempt, last_error, updated_at)
+	SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, 0, $4, '', $4 FROM outbox WHERE destination = $2
+	ON CONFLICT DO NOTHING`
+	sqlGetEvent = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
 	payload, seq FROM events WHERE id = $1`
 	sqlSince = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
 	payload, seq FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
@@ -140,10 +164,12 @@ const (
 	sqlCursor    = `SELECT listed_until FROM backfill_cursors WHERE source = $1`
 	sqlSetCursor = `INSERT INTO backfill_cursors (source, listed_until) VALUES ($1, $2)
 	ON CONFLICT (source) DO UPDATE SET listed_until = excluded.listed_until`
-	sqlOutbox     = `SELECT destination FROM outbox WHERE event_id = $1 ORDER BY destination`
-	sqlCount      = `SELECT COUNT(*) FROM events`
-	sqlPruneBatch = `DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.received_at < $1
-	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)
-	AND e.seq < (SELECT MAX(seq) FROM events) LIMIT 1000)`
-	pruneBatch = 1000
+	sqlOutbox          = `SELECT destination FROM outbox WHERE event_id = $1 AND state IN ('pending', 'held') ORDER BY destination`
+	sqlCount           = `SELECT COUNT(*) FROM events`
+	sqlPruneCandidates = `SELECT e.id FROM events e WHERE e.received_at < $1
+	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.state IN ('pending', 'held'))
+	AND e.seq < (SELECT MAX(seq) FROM events) LIMIT 1000`
+	sqlPruneOutbox = `DELETE FROM outbox WHERE event_id = $1`
+	sqlPruneEvent  = `DELETE FROM events WHERE id = $1`
+	pruneBatch     = 1000
 )
