@@ -141,7 +141,8 @@ type StripeEventReplay struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Spec selects the sink and the events to deliver again.
+	// Spec selects the sink and the events to deliver again: a time range or event ids. Immutable: a
+	// replay is a one-time request; to replay again, create another StripeEventReplay.
 	Spec StripeEventReplaySpec `json:"spec"`
 
 	// Status is written by the webhook relay.

@@ -59,6 +59,12 @@ func TestExplain(t *testing.T) {
 		{"stripewebhookendpoints.spec.secretName", []string{"only once"}},
 		{"stripewebhookendpoints.spec.enabledEvents", []string{"event types"}},
 		{"stripeeventsinks.spec.format", []string{"ledger"}},
+		{"stripeeventsinks.spec.signingSecretRef", []string{"separated by white space", "webhook-signature"}},
+		{"stripeeventsinks.spec.delivery.retryHorizon", []string{"dead-lettered", "72h"}},
+		{"stripeeventsinks.status.oldestPendingAt", []string{"lag is now minus this"}},
+		{"stripeeventsinks.status", []string{"written by the webhook relay, not the operator"}},
+		{"stripeeventreplays.spec", []string{"Immutable", "one-time request"}},
+		{"stripeeventreplays.spec.selection", []string{"DeadLettered", "delivered or not"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

@@ -69,6 +69,9 @@ func TestSamplesApply(t *testing.T) {
 			{"billingplan/cloudip-platform", "{.spec.prices[0].recurring.intervalCount}/{.spec.prices[0].recurring.usageType}/{.spec.prices[0].active}", "1/licensed/true"},
 			{"stripewebhookendpoint/stripe-connect-events", "{.spec.connect}", "true"},
 			{"stripeeventsink/general-ledger-eu", "{.spec.format}", "ledger"},
+			// The sample sets no delivery: the API server fills in the whole block.
+			{"stripeeventsink/general-ledger-eu", "{.spec.delivery.maxInFlight}/{.spec.delivery.requestsPerSecond}/{.spec.delivery.retryHorizon}/{.spec.delivery.timeout}", "4/50/72h/10s"},
+			{"stripeeventreplay/general-ledger-eu-2026-03-01", "{.spec.selection}", "DeadLettered"},
 			{"stripeconnection/stripe-test", "{.spec.secretRef.key}/{.spec.mode}", "apiKey/test"},
 		} {
 			out, err := env.Kubectl("get", "-n", ns, c.resource, "-o", "jsonpath="+c.jsonpath)

@@ -16,7 +16,10 @@ limitations under the License.
 
 package smoke
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Fragments of valid specs; each row changes one thing.
 const (
@@ -28,6 +31,7 @@ const (
 	connBase  = `secretRef: {namespace: stripe-operator-system, name: stripe-api-key}, region: eu, allowedNamespaces: {}`
 	tiers3    = `[{upTo: 10, unitAmount: 100}, {upTo: 100, unitAmount: 80}, {unitAmount: 50}]`
 	letters41 = "abcdefghijklmnopqrstuvwxyzabcdefghijklmno"
+	march1    = `from: "2026-03-01T00:00:00Z", to: "2026-03-02T00:00:00Z"`
 )
 
 func planSpec(prices ...string) string {
@@ -55,6 +59,17 @@ func tenantSpec(residency, account string, extra ...string) string {
 func webhookSpec(fields string) string { return "{" + conn + ", " + fields + "}" }
 
 func sinkSpec(fields string) string { return "{" + sinkBase + ", " + fields + "}" }
+
+func replaySpec(fields string) string { return "{sinkRef: {name: gl}, " + fields + "}" }
+
+// eventIDs renders a list of n distinct event ids.
+func eventIDs(n int) string {
+	ids := make([]string, 0, n)
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("evt_%d", i))
+	}
+	return "[" + strings.Join(ids, ", ") + "]"
+}
 
 func connectionSpec(fields string) string { return "{" + connBase + ", " + fields + "}" }
 
