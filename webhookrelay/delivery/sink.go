@@ -1,0 +1,148 @@
+// Package delivery sends the relay's stored events to the platform's sinks (StripeEventSinks): from
+// each sink's outbox rows, committed with the event, so nothing stored is left undelivered; signed
+// with the Standard Webhooks scheme so a sink verifies with an existing library; at least once, with
+// per-sink concurrency and rate limit, exponential backoff with jitter per delivery, a retry horizon
+// and then a dead letter; a sink that keeps failing is paused as a whole and probed with one delivery
+// at a time, not hammered event by event.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// Sink is one destination as the deliverer sees it.
+type Sink struct {
+	// Key is namespace/name: the outbox destination.
+	Key string
+	// Connection is the StripeConnection whose events the sink may get.
+	Connection string
+	// Region is the sink's data-residency region: it gets only events of that region.
+	Region string
+	// EventTypes filter (exact, "prefix.*", "*"); empty is every event.
+	EventTypes []string
+	// Format is "events" (the only one delivered so far) or "ledger".
+	Format string
+	URL    string
+	// Secrets sign every delivery (one signature each, for rotation); SecretError says why there is
+	// none usable (the sink waits, nothing is attempted).
+	Secrets     []string
+	SecretError string
+	// MaxInFlight, RequestsPerSecond, RetryHorizon and Timeout (defaults applied by the source).
+	MaxInFlight       int
+	RequestsPerSecond float64
+	RetryHorizon      time.Duration
+	Timeout           time.Duration
+}
+
+// Defaults of a sink's delivery settings (as the CRD defaults them).
+const (
+	DefaultMaxInFlight       = 4
+	DefaultRequestsPerSecond = 50
+	DefaultRetryHorizon      = 72 * time.Hour
+	DefaultTimeout           = 10 * time.Second
+)
+
+// WithDefaults fills unset settings.
+func (s Sink) WithDefaults() Sink {
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = DefaultMaxInFlight
+	}
+	if s.RequestsPerSecond <= 0 {
+		s.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if s.RetryHorizon <= 0 {
+		s.RetryHorizon = DefaultRetryHorizon
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultTimeout
+	}
+	return s
+}
+
+// SinkSource lists the sinks (the relay's cache; a fixed list in tests and the benchmark).
+type SinkSource interface {
+	Sinks(ctx context.Context) ([]Sink, error)
+}
+
+// StaticSinks is a fixed SinkSource.
+type StaticSinks []Sink
+
+// Sinks implements SinkSource.
+func (s StaticSinks) Sinks(context.Context) ([]Sink, error) { return s, nil }
+
+// Accepts says the sink's type filter lets typ through.
+func (s Sink) Accepts(typ string) bool {
+	if len(s.EventTypes) == 0 {
+		return true
+	}
+	for _, pattern := range s.EventTypes {
+		if pattern == "*" || pattern == typ {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(pattern, ".*"); ok && strings.HasPrefix(typ, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Route returns the destinations of an event of connection, of the given type, in region ("" when
+// the region cannot be decided: the event is held, sent nowhere, until it can). Only sinks of the
+// event's connection and region whose filter accepts the type get it; ledger sinks wait for the ledger
+// feed (issue 9).
+func Route(sinks []Sink, connection, region, typ string) []string {
+	var out []string
+	for _, s := range sinks {
+		if s.Connection != connection || s.Format != "events" || !s.Accepts(typ) {
+			continue
+		}
+		if region == "" {
+			return []string{heldDestination}
+		}
+		if s.Region == region {
+			out = append(out, s.Key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Headers of a delivery besides the Standard Webhooks ones.
+const (
+	// HeaderSequence is the delivery's number among the sink's (1, 2, …), to order by.
+	HeaderSequence = "X-CloudIP-Sequence"
+	// HeaderEventType is the Stripe event's type.
+	HeaderEventType = "X-CloudIP-Event-Type"
+)
+
+// sign returns the webhook-signature header: one "v1,<base64>" per secret, space-separated, as
+// Standard Webhooks verifiers expect during a rotation.
+func sign(secrets []string, id string, at time.Time, payload []byte) (string, error) {
+	sigs := make([]string, 0, len(secrets))
+	for _, secret := range secrets {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			return "", fmt.Errorf("signing secret: %w", err)
+		}
+		sig, err := wh.Sign(id, at, payload)
+		if err != nil {
+			return "", fmt.Errorf("sign delivery %s: %w", id, err)
+		}
+		sigs = append(sigs, sig)
+	}
+	return strings.Join(sigs, " "), nil
+}
+
+// ValidSecret says a secret is one Standard Webhooks libraries accept (whsec_ and base64).
+func ValidSecret(secret string) error {
+	if _, err := standardwebhooks.NewWebhook(secret); err != nil {
+		return fmt.Errorf("not a Standard Webhooks secret (whsec_ followed by base64): %w", err)
+	}
+	return nil
+}
