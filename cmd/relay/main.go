@@ -33,6 +33,7 @@ import (
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 	"github.com/cloudip/stripe-operator/internal/stripeconn"
 	"github.com/cloudip/stripe-operator/webhookrelay/backfill"
+	"github.com/cloudip/stripe-operator/webhookrelay/delivery"
 	"github.com/cloudip/stripe-operator/webhookrelay/feed"
 	"github.com/cloudip/stripe-operator/webhookrelay/intake"
 	"github.com/cloudip/stripe-operator/webhookrelay/kube"
@@ -114,10 +115,23 @@ func run() error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := kube.IndexTenants(mgr); err != nil {
+		return err
+	}
+	sinks := kube.NewSinks(mgr.GetClient(), mgr.GetAPIReader())
+	router, err := kube.NewRouter(mgr.GetClient(), sinks, registry, log.WithName("router"))
+	if err != nil {
+		return err
+	}
+	deliverer, err := delivery.New(delivery.Options{Store: db, Sinks: sinks, Registry: registry, Log: log.WithName("delivery")})
+	if err != nil {
+		return err
+	}
 	signal := &feed.Signal{}
+	stored := func() { signal.Notify(); deliverer.Wake() }
 	handler, err := intake.New(intake.Options{
-		Store: db, Secrets: kube.NewSecrets(mgr.GetClient()), Registry: registry,
-		MaxBody: f.maxBody, Tolerance: f.tolerance, Stored: signal.Notify, Log: log.WithName("intake"),
+		Store: db, Secrets: kube.NewSecrets(mgr.GetClient()), Registry: registry, Destinations: router.Destinations,
+		MaxBody: f.maxBody, Tolerance: f.tolerance, Stored: stored, Log: log.WithName("intake"),
 	})
 	if err != nil {
 		return err
@@ -132,7 +146,7 @@ func run() error {
 	}
 	resolver := stripeconn.NewResolver(mgr.GetAPIReader(), stripeapi.NewPool(stripeMetrics, log.WithName("stripe")), secretNamespaces, nil)
 	backfiller := &backfill.Backfiller{Kube: mgr.GetClient(), Stripe: resolver, Store: db, Interval: f.backfillInterval,
-		Stored: signal.Notify, Log: log.WithName("backfill")}
+		Destinations: router.EndpointDestinations, Stored: stored, Log: log.WithName("backfill")}
 	if err := backfiller.Register(registry); err != nil {
 		return err
 	}
@@ -154,11 +168,18 @@ func run() error {
 		httpServer("intake", f.intakeAddr, handler, false, log),
 		httpServer("internal", f.internalAddr, internal, true, log),
 		backfiller,
+		deliverer,
+		&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake},
+		&kube.SinkStatus{Kube: mgr.GetClient(), Store: db, Deliverer: deliverer, Sinks: sinks, Log: log.WithName("sink-status")},
 		pruner(db, log),
 	} {
 		if err := mgr.Add(r); err != nil {
 			return fmt.Errorf("add runnable: %w", err)
 		}
+	}
+	replays := &kube.Replays{Kube: mgr.GetClient(), Store: db, Recorder: mgr.GetEventRecorder("stripe-relay"), Wake: deliverer.Wake}
+	if err := replays.SetupWithManager(mgr); err != nil {
+		return err
 	}
 	log.Info("starting relay", "intake", f.intakeAddr, "internal", f.internalAddr, "dataDir", f.dataDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {

@@ -40,7 +40,9 @@ type relayProcess struct {
 }
 
 // in returns the rig bound to a subtest's t, with the same relay.
-func (r *relayRig) in(t *testing.T) *relayRig { return &relayRig{Rig: r.In(t), relayProcess: r.relayProcess} }
+func (r *relayRig) in(t *testing.T) *relayRig {
+	return &relayRig{Rig: r.In(t), relayProcess: r.relayProcess}
+}
 
 // startRelayRig starts the relay first (on free ports), then the rig's manager following it, then
 // points the connection's webhooks at it and waits for both endpoints to be Ready.

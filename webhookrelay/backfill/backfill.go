@@ -49,7 +49,10 @@ type Backfiller struct {
 	Store       store.Store
 	Interval    time.Duration
 	FirstWindow time.Duration
-	// Stored is called after a run that stored events (the operator's feed wakes).
+	// Destinations routes a backfilled event as the intake routes a delivered one (its sinks' outbox
+	// rows are committed with it); nil: none.
+	Destinations func(endpoint string, ev *stripeapi.Event) []string
+	// Stored is called after a run that stored events (the operator's feed and the deliverer wake).
 	Stored func()
 	Now    func() time.Time
 	Log    logr.Logger
@@ -247,9 +250,13 @@ func (b *Backfiller) backfill(ctx context.Context, src source) (int, error) {
 		if !ok {
 			continue
 		}
+		var destinations []string
+		if b.Destinations != nil {
+			destinations = b.Destinations(endpoint, &ev)
+		}
 		res, err := b.Store.Put(ctx, store.Event{ID: ev.ID, Endpoint: endpoint, Type: ev.Type, Account: ev.Account,
 			Livemode: ev.Livemode, APIVersion: ev.APIVersion, ObjectID: ev.ObjectID, Created: ev.Created,
-			ReceivedAt: b.Now(), Payload: ev.Raw}, nil)
+			ReceivedAt: b.Now(), Payload: ev.Raw}, destinations)
 		if err != nil {
 			return stored, err
 		}
