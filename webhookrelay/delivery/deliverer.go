@@ -171,7 +171,7 @@ func (d *Deliverer) sync(ctx context.Context, wg *sync.WaitGroup) error {
 func (d *Deliverer) attempt(ctx context.Context, s Sink, signers []string, row store.Delivery) store.Outcome {
 	now := d.opts.Clock.Now()
 	out := store.Outcome{EventID: row.EventID, Destination: row.Destination, At: now}
-	err := d.post(ctx, s, signers, row, now)
+	err := d.post(ctx, s, signers, row)
 	d.metrics.duration.WithLabelValues(s.Key).Observe(d.opts.Clock.Since(now).Seconds())
 	if row.Attempts > 0 {
 		d.metrics.retried.WithLabelValues(s.Key).Inc()
@@ -206,7 +206,10 @@ func (d *Deliverer) backoff(attempts int64) time.Duration {
 // maxAnswer bounds what is read of a sink's answer (for the error message).
 const maxAnswer = 512
 
-func (d *Deliverer) post(ctx context.Context, s Sink, secrets []string, row store.Delivery, now time.Time) error {
+func (d *Deliverer) post(ctx context.Context, s Sink, secrets []string, row store.Delivery) error {
+	// The signed timestamp is the wall clock's, whatever clock schedules the attempts: the sink
+	// checks it against its own (Standard Webhooks verifiers allow 5 minutes).
+	now := time.Now()
 	signature, err := sign(secrets, row.EventID, now, row.Payload)
 	if err != nil {
 		return err

@@ -287,3 +287,45 @@ func TestRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayDeliversExactlyTheDeadLetters pins replay of dead letters end to end in the deliverer:
+// after the horizon made dead letters, a replay of two of them delivers exactly those two, with their
+// original ids, and the third stays dead.
+func TestReplayDeliversExactlyTheDeadLetters(t *testing.T) {
+	secret := newSecret(t)
+	sink := newTestSink(t, secret)
+	sink.failing.Store(true)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	backoff := Backoff{Base: time.Minute, Max: time.Hour, PauseAfter: 1000, SinkPause: time.Second, SinkPauseMax: time.Second}
+	r := start(t, []Sink{{Key: "ns/gl", URL: sink.server.URL, Secrets: []string{secret}, Format: "events", RequestsPerSecond: 1000, RetryHorizon: time.Hour}}, clk, backoff)
+	ids := r.put(t, 3, clk.Now(), "ns/gl")
+	eventually(t, 20*time.Second, func() error {
+		clk.Step(10 * time.Minute)
+		if c, _ := r.store.Counts(context.Background(), "ns/gl"); c.Dead != 3 {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	sink.failing.Store(false)
+	res, err := r.store.Replay(context.Background(), store.ReplayRequest{ID: "replay-1", Destination: "ns/gl", EventIDs: ids[:2], DeadOnly: true, At: clk.Now()})
+	if err != nil || res.Requeued != 2 {
+		t.Fatalf("replay %+v, %v", res, err)
+	}
+	r.d.Wake()
+	eventually(t, 10*time.Second, func() error {
+		clk.Step(time.Second)
+		acked, _ := sink.snapshot()
+		if acked[ids[0]] != 1 || acked[ids[1]] != 1 {
+			return fmt.Errorf("acked %v", acked)
+		}
+		return nil
+	})
+	clk.Step(time.Hour)
+	time.Sleep(200 * time.Millisecond)
+	if acked, _ := sink.snapshot(); len(acked) != 2 || acked[ids[2]] != 0 {
+		t.Fatalf("acked %v: only the two replayed dead letters may be delivered", acked)
+	}
+	if c, _ := r.store.Counts(context.Background(), "ns/gl"); c.Delivered != 2 || c.Dead != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+}
