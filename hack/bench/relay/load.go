@@ -25,7 +25,10 @@ type load struct {
 	gen     *generator
 	clients int
 	keepIDs bool
-	http    *http.Client
+	// recordAcks keeps every acknowledged event's id and ack time (the delivery phases' ledger and
+	// lag), from the first, without changing what the window counts.
+	recordAcks bool
+	http       *http.Client
 
 	base       time.Time
 	start, end atomic.Int64 // the window, in ns since base; end 0 while open
@@ -43,6 +46,14 @@ type worker struct {
 	firstErr  string          // the first error seen (any time)
 	ids       []string        // every acknowledged event's id (keepIDs)
 	sent      int64           // requests sent, any time
+	acks      []ack           // every acknowledged event (recordAcks)
+}
+
+// ack is an acknowledged event: its id and when its 2xx was read (wall clock, Unix ns: the sinks, in
+// another process, stamp their receipts on the same clock).
+type ack struct {
+	id string
+	at int64
 }
 
 func newLoad(url string, gen *generator, clients int, keepIDs bool) *load {
@@ -126,6 +137,9 @@ func (l *load) loop(w *worker) {
 			_ = resp.Body.Close()
 		}
 		done := time.Now()
+		if l.recordAcks && status/100 == 2 {
+			w.acks = append(w.acks, ack{id: id, at: done.UnixNano()})
+		}
 		if err != nil && w.firstErr == "" {
 			w.firstErr = err.Error()
 		} else if status/100 != 2 && w.firstErr == "" {
@@ -144,6 +158,12 @@ func (l *load) loop(w *worker) {
 			w.failures++
 		}
 	}
+}
+
+// windowWall returns the measurement window in wall-clock Unix ns (after finish).
+func (l *load) windowWall() (start, end int64) {
+	base := l.base.UnixNano()
+	return base + l.start.Load(), base + l.end.Load()
 }
 
 func (l *load) inWindow(t time.Time) bool {

@@ -43,6 +43,11 @@ type options struct {
 	jsonOut    bool
 	cpuProfile string
 	keep       bool
+	// The delivery phases (deliver.go).
+	skipDelivery bool
+	sinks        int
+	maxInFlight  int
+	drainTimeout time.Duration
 }
 
 func main() {
@@ -56,6 +61,10 @@ func main() {
 	flag.IntVar(&o.outbox, "outbox", 1, "Outbox rows committed with each event (the deliveries it owes: the operator notifier, sinks).")
 	flag.BoolVar(&o.jsonOut, "json", false, "Print the results as one JSON object on stdout (progress goes to stderr).")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Directory to write the servers' CPU profiles to (bare.pprof, relay.pprof: the measured part of each phase) and the load generator's (loadgen.pprof); inspect with go tool pprof.")
+	flag.BoolVar(&o.skipDelivery, "skip-delivery", false, "Skip the delivery phases (Stripe → relay → sinks, end to end: deliver x1 and deliver x<sinks>).")
+	flag.IntVar(&o.sinks, "sinks", 3, "Sinks of the second delivery phase (deliver x<sinks>); 1 runs deliver x1 only.")
+	flag.IntVar(&o.maxInFlight, "max-in-flight", 32, "Delivery phases: each sink's MaxInFlight (deliveries at once).")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "Delivery phases: after the load, wait at most this long for the sinks' backlog to drain.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the temporary directory with the stores (its path is printed).")
 	// The server side: this binary re-executed (server.go). Not for direct use.
 	flag.StringVar(&serve.mode, "serve", "", "internal: serve as the benchmark's server process: bare or relay")
@@ -63,6 +72,10 @@ func main() {
 	flag.StringVar(&serve.secret, "serve-secret", "", "internal: the endpoint's signing secret")
 	flag.IntVar(&serve.outbox, "serve-outbox", 1, "internal: outbox rows per event")
 	flag.StringVar(&serve.cpuProfile, "serve-cpuprofile", "", "internal: CPU profile file, from SIGUSR1 until SIGTERM")
+	flag.StringVar(&serve.sinkURLs, "serve-sink-urls", "", "internal: deliver: the sinks' base URLs, comma separated")
+	flag.StringVar(&serve.sinkSecret, "serve-sink-secret", "", "internal: deliver and sink: the sinks' Standard Webhooks secret")
+	flag.IntVar(&serve.maxInFlight, "serve-max-inflight", 32, "internal: deliver: each sink's MaxInFlight")
+	flag.IntVar(&serve.sinks, "serve-sinks", 1, "internal: sink: how many sinks to serve")
 	flag.Usage = usage
 	flag.Parse()
 
@@ -84,11 +97,15 @@ func usage() {
 	_, _ = fmt.Fprintf(out, `Usage: relay [flags]   (make bench-relay BENCH_ARGS='...')
 
 The webhook relay benchmark (DESIGN.md §5): -clients keep-alive clients post signed Stripe events over
-HTTP on 127.0.0.1 to a server process, for -duration after -warmup, in three phases:
-  bare   read the body, stripeapi.VerifyEvent, 200: the ceiling
-  relay  the real intake.Handler on the real SQLite store (WAL, synchronous=FULL)
-  crash  the relay under load, kill -9 of its process group after -crash-after; then every
-         acknowledged event id is looked up in the store (-skip-crash leaves it out)
+HTTP on 127.0.0.1 to a server process, for -duration after -warmup, in these phases:
+  bare        read the body, stripeapi.VerifyEvent, 200: the ceiling
+  relay       the real intake.Handler on the real SQLite store (WAL, synchronous=FULL)
+  deliver x1  the relay with the real delivery.Deliverer sending every event to a sink (an HTTP
+  deliver xN  server in a process of its own that verifies each Standard Webhooks signature), then
+              to -sinks sinks: delivered/s, lag from the ack to the sink, drain time, the ledger
+              (-skip-delivery leaves them out)
+  crash       the relay under load, kill -9 of its process group after -crash-after; then every
+              acknowledged event id is looked up in the store (-skip-crash leaves it out)
 Figures and PASS/MISS against the targets are printed, never asserted.
 
 Flags:
@@ -112,8 +129,9 @@ var progress io.Writer = os.Stdout
 func step(format string, args ...any) { _, _ = fmt.Fprintf(progress, "==> "+format+"\n", args...) }
 
 func run(o options) (err error) {
-	if o.duration <= 0 || o.warmup < 0 || o.clients <= 0 || o.crashAfter <= 0 || o.outbox < 0 {
-		return errors.New("-duration, -clients and -crash-after must be positive, -warmup and -outbox not negative")
+	if o.duration <= 0 || o.warmup < 0 || o.clients <= 0 || o.crashAfter <= 0 || o.outbox < 0 ||
+		o.sinks <= 0 || o.maxInFlight <= 0 || o.drainTimeout <= 0 {
+		return errors.New("-duration, -clients, -crash-after, -sinks, -max-in-flight and -drain-timeout must be positive, -warmup and -outbox not negative")
 	}
 	if o.jsonOut {
 		progress = os.Stderr
@@ -166,12 +184,38 @@ func run(o options) (err error) {
 	secret := "whsec_" + randomTag(24)
 	gen := newGenerator(secret)
 
+	if err := runPhases(ctx, self, dir, secret, gen, o, &res); err != nil {
+		return err
+	}
+	judge(&res)
+	if o.jsonOut {
+		return printJSON(res)
+	}
+	printReport(res, o)
+	return nil
+}
+
+// runPhases runs the phases in order: bare, relay, deliver x1 and x<sinks>, crash.
+func runPhases(ctx context.Context, self, dir, secret string, gen *generator, o options, res *results) error {
 	for _, mode := range []string{modeBare, modeRelay} {
 		ph, err := runPhase(ctx, self, dir, mode, secret, gen, o)
 		if err != nil {
 			return err
 		}
 		res.Phases = append(res.Phases, ph)
+	}
+	if !o.skipDelivery {
+		counts := []int{1}
+		if o.sinks > 1 {
+			counts = append(counts, o.sinks)
+		}
+		for _, n := range counts {
+			ph, err := runDeliver(ctx, self, dir, secret, gen, o, n)
+			if err != nil {
+				return err
+			}
+			res.Phases = append(res.Phases, ph)
+		}
 	}
 	if !o.skipCrash {
 		c, err := runCrash(ctx, self, dir, secret, gen, o)
@@ -180,11 +224,6 @@ func run(o options) (err error) {
 		}
 		res.Crash = &c
 	}
-	judge(&res)
-	if o.jsonOut {
-		return printJSON(res)
-	}
-	printReport(res, o)
 	return nil
 }
 

@@ -145,27 +145,20 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// cpuSample is the CPU time used so far by the server, by this process (the load generator) and by
-// the whole machine (every process: what is left is other work sharing the cores during the phase).
+// cpuSample is the CPU time used so far by the server, by the sinks' process (delivery phases), by
+// this process (the load generator) and by the whole machine (every process: what is left is other
+// work sharing the cores during the phase).
 type cpuSample struct {
-	at                       time.Time
-	server, loadgen, machine time.Duration
+	at                             time.Time
+	server, sink, loadgen, machine time.Duration
 }
 
-// sampleCPU reads the server's user+system time from /proc/<pid>/stat and this process's from
-// getrusage.
-func sampleCPU(pid int) cpuSample {
-	c := cpuSample{at: time.Now()}
-	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// Fields after the command (which may hold spaces), from field 3: utime and stime are 14, 15.
-		if i := strings.LastIndexByte(string(data), ')'); i >= 0 {
-			f := strings.Fields(string(data)[i+1:])
-			if len(f) > 12 {
-				ut, _ := strconv.ParseInt(f[11], 10, 64)
-				st, _ := strconv.ParseInt(f[12], 10, 64)
-				c.server = time.Duration(ut+st) * time.Second / clockTicks
-			}
-		}
+// sampleCPU reads the server's (and the sinks', sinkPID > 0) user+system time from /proc/<pid>/stat
+// and this process's from getrusage.
+func sampleCPU(pid int, sinkPID ...int) cpuSample {
+	c := cpuSample{at: time.Now(), server: procCPU(pid)}
+	for _, p := range sinkPID {
+		c.sink += procCPU(p)
 	}
 	if data, err := os.ReadFile("/proc/stat"); err == nil {
 		// The first line: "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ.
@@ -188,6 +181,26 @@ func sampleCPU(pid int) cpuSample {
 		c.loadgen = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return c
+}
+
+// procCPU is a process's user+system time, from /proc/<pid>/stat (0 if unreadable).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces), from field 3: utime and stime are 14, 15.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data)[i+1:])
+	if len(f) <= 12 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Go

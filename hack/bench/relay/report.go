@@ -34,11 +34,13 @@ type optionsJSON struct {
 	Clients     int     `json:"clients"`
 	CrashAfterS float64 `json:"crash_after_s"`
 	Outbox      int     `json:"outbox_rows_per_event"`
+	Sinks       int     `json:"sinks,omitempty"`
+	MaxInFlight int     `json:"max_in_flight,omitempty"`
 }
 
 func jsonOptions(o options) optionsJSON {
 	return optionsJSON{DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), Clients: o.clients,
-		CrashAfterS: o.crashAfter.Seconds(), Outbox: o.outbox}
+		CrashAfterS: o.crashAfter.Seconds(), Outbox: o.outbox, Sinks: o.sinks, MaxInFlight: o.maxInFlight}
 }
 
 // phase is one phase's window: acknowledged events, their latency from the request sent to the answer
@@ -57,10 +59,12 @@ type phase struct {
 	FirstError   string           `json:"first_error,omitempty"`
 	ServerCores  float64          `json:"server_cpu_cores"`
 	LoadgenCores float64          `json:"loadgen_cpu_cores"`
-	OtherCores   float64          `json:"other_cpu_cores"` // the rest of the machine: other processes
+	SinkCores    float64          `json:"sink_cpu_cores,omitempty"` // delivery phases: the sinks' process
+	OtherCores   float64          `json:"other_cpu_cores"`          // the rest of the machine: other processes
 	ServerUSPer  float64          `json:"server_cpu_us_per_event"`
 	Stored       int64            `json:"stored,omitempty"`    // relay: events in the store after the phase
 	Put          *putStats        `json:"store_put,omitempty"` // relay: the intake's Puts, timed in the server
+	Delivery     *deliveryResult  `json:"delivery,omitempty"`  // deliver xN: the sinks' side
 }
 
 func summarize(name string, s sample, window time.Duration, before, after cpuSample) phase {
@@ -83,7 +87,8 @@ func summarize(name string, s sample, window time.Duration, before, after cpuSam
 	if wall := after.at.Sub(before.at); wall > 0 {
 		p.ServerCores = float64(after.server-before.server) / float64(wall)
 		p.LoadgenCores = float64(after.loadgen-before.loadgen) / float64(wall)
-		p.OtherCores = max(0, float64(after.machine-before.machine)/float64(wall)-p.ServerCores-p.LoadgenCores)
+		p.SinkCores = float64(after.sink-before.sink) / float64(wall)
+		p.OtherCores = max(0, float64(after.machine-before.machine)/float64(wall)-p.ServerCores-p.LoadgenCores-p.SinkCores)
 	}
 	if s.acked > 0 {
 		p.ServerUSPer = float64((after.server - before.server).Microseconds()) / float64(s.acked)
@@ -136,12 +141,16 @@ func judge(r *results) {
 func printReport(r results, o options) {
 	fmt.Printf("\n== Throughput and acknowledgement latency: %d clients (keep-alive, closed loop), %s measured after %s warm-up\n",
 		o.clients, o.duration, o.warmup)
-	fmt.Printf("%-6s %8s %9s %8s %8s %9s %8s %6s %7s %8s %6s %10s\n", "phase", "acked", "events/s", "p50", "p99", "p99.9",
-		"max", "errors", "server", "loadgen", "other", "server/ev")
+	fmt.Printf("%-10s %8s %9s %8s %8s %9s %8s %6s %7s %8s %6s %6s %10s\n", "phase", "acked", "events/s", "p50", "p99", "p99.9",
+		"max", "errors", "server", "loadgen", "sinks", "other", "server/ev")
 	for _, p := range r.Phases {
-		fmt.Printf("%-6s %8s %9s %8s %8s %9s %8s %6d %7.2f %8.2f %6.2f %7.1f µs\n", p.Name, thousands(p.Acknowledged),
+		sinks := "-"
+		if p.Delivery != nil {
+			sinks = fmt.Sprintf("%.2f", p.SinkCores)
+		}
+		fmt.Printf("%-10s %8s %9s %8s %8s %9s %8s %6d %7.2f %8.2f %6s %6.2f %7.1f µs\n", p.Name, thousands(p.Acknowledged),
 			thousands(int64(p.EventsPerSec+0.5)), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max), p.Errors, p.ServerCores,
-			p.LoadgenCores, p.OtherCores, p.ServerUSPer)
+			p.LoadgenCores, sinks, p.OtherCores, p.ServerUSPer)
 	}
 	fmt.Printf("relay / bare: %.1f %% of the ceiling's events/s\n", r.Ratio*100)
 	if noisy := noisyPhases(r.Phases); noisy != "" {
@@ -152,11 +161,11 @@ func printReport(r results, o options) {
 		if p.Errors > 0 {
 			fmt.Printf("  %s errors: %s (first: %s)\n", p.Name, formatCounts(p.Statuses), p.FirstError)
 		}
+		if p.Put != nil {
+			fmt.Printf("  %s's store.Put inside the server (group-commit wait + commit + fdatasync): %s Puts, p50 %s, p99 %s, p99.9 %s, max %s\n",
+				p.Name, thousands(p.Put.Count), ms(p.Put.P50), ms(p.Put.P99), ms(p.Put.P999), ms(p.Put.Max))
+		}
 		if p.Name == modeRelay {
-			if p.Put != nil {
-				fmt.Printf("  relay's store.Put inside the server (group-commit wait + commit + fdatasync): %s Puts, p50 %s, p99 %s, p99.9 %s, max %s\n",
-					thousands(p.Put.Count), ms(p.Put.P50), ms(p.Put.P99), ms(p.Put.P999), ms(p.Put.Max))
-			}
 			fmt.Printf("  relay store after the phase: %s events (warm-up included), %d outbox row(s) each\n", thousands(p.Stored), o.outbox)
 		}
 	}
@@ -164,6 +173,7 @@ func printReport(r results, o options) {
 		"  server, loadgen, other: CPU cores in use during the window (/proc/<pid>/stat, getrusage, /proc/stat): the\n" +
 		"  server and the load generator share the machine's cores; other is every other process (> 0.1 = a noisy run)\n" +
 		"  server/ev: the server's CPU time per acknowledged event\n")
+	printDelivery(r.Phases)
 
 	if c := r.Crash; c != nil {
 		fmt.Printf("\n== Crash: the relay under load, kill -9 of its process group after %.2f s, then its store opened (%.1f ms)\n",

@@ -25,6 +25,10 @@ const (
 	modeBare  = "bare"
 	modeRelay = "relay"
 	modeCrash = "crash"
+	// modeDeliver is the relay with the real Deliverer sending every event to the sinks (deliver.go);
+	// modeSink is the sinks' process (sink.go).
+	modeDeliver = "deliver"
+	modeSink    = "sink"
 )
 
 // The endpoint the events are posted to: /stripe/{namespace}/{endpoint}, as Stripe is given.
@@ -40,43 +44,30 @@ type serveOptions struct {
 	secret     string
 	outbox     int
 	cpuProfile string
+	// deliver: the sinks' URLs (comma separated), their Standard Webhooks secret, MaxInFlight; sink:
+	// how many.
+	sinkURLs    string
+	sinkSecret  string
+	maxInFlight int
+	sinks       int
 }
 
 // runServer is the server process: it serves until SIGTERM (or until killed). SIGUSR1 starts the CPU
 // profile, so that it covers the measured part of the phase only; SIGTERM stops and writes it.
 func runServer(o serveOptions) error {
+	if o.mode == modeSink {
+		return runSinks(o.sinks, o.sinkSecret)
+	}
 	if o.secret == "" {
 		return errors.New("-serve-secret is required")
 	}
 	ctx := context.Background()
-	var (
-		handler http.Handler
-		st      *store.SQLite
-	)
-	switch o.mode {
-	case modeBare:
-		handler = bareHandler(o.secret)
-	case modeRelay:
-		if o.db == "" {
-			return errors.New("-serve relay needs -serve-db")
-		}
-		var err error
-		// The production setting: the zero SQLiteOptions (WAL, synchronous=FULL, group commit of 256).
-		if st, err = store.OpenSQLite(ctx, o.db, store.SQLiteOptions{}); err != nil {
-			return fmt.Errorf("open the store: %w", err)
-		}
+	handler, st, delivered, err := serverHandler(ctx, o)
+	if err != nil {
+		return err
+	}
+	if st != nil {
 		defer func() { _ = st.Close() }()
-		timed := &timedStore{Store: st}
-		relay, err := relayHandler(timed, o.secret, o.outbox)
-		if err != nil {
-			return err
-		}
-		mux := http.NewServeMux()
-		mux.Handle(putStatsPath, timed)
-		mux.Handle("/", relay)
-		handler = mux
-	default:
-		return fmt.Errorf("-serve %q: want %s or %s", o.mode, modeBare, modeRelay)
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -115,6 +106,9 @@ func runServer(o serveOptions) error {
 			if err := srv.Shutdown(shutdown); err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}
+			if delivered != nil {
+				delivered()
+			}
 			if st != nil {
 				if err := st.Close(); err != nil {
 					return fmt.Errorf("close the store: %w", err)
@@ -123,6 +117,44 @@ func runServer(o serveOptions) error {
 			return nil
 		}
 	}
+}
+
+// serverHandler builds what the server of o.mode serves: its store (nil for bare, closed by the caller)
+// and, for deliver, the function that stops the Deliverer and waits for it.
+func serverHandler(ctx context.Context, o serveOptions) (http.Handler, *store.SQLite, func(), error) {
+	switch o.mode {
+	case modeBare:
+		return bareHandler(o.secret), nil, nil, nil
+	case modeRelay, modeDeliver:
+	default:
+		return nil, nil, nil, fmt.Errorf("-serve %q: want %s, %s, %s or %s", o.mode, modeBare, modeRelay, modeDeliver, modeSink)
+	}
+	if o.db == "" {
+		return nil, nil, nil, errors.New("-serve relay and deliver need -serve-db")
+	}
+	// The production setting: the zero SQLiteOptions (WAL, synchronous=FULL, group commit of 256).
+	st, err := store.OpenSQLite(ctx, o.db, store.SQLiteOptions{})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open the store: %w", err)
+	}
+	timed := &timedStore{Store: st}
+	mux := http.NewServeMux()
+	mux.Handle(putStatsPath, timed)
+	var (
+		relay http.Handler
+		stop  func()
+	)
+	if o.mode == modeRelay {
+		relay, err = relayHandler(timed, o.secret, o.outbox)
+	} else {
+		relay, stop, err = deliverHandler(st, timed, o)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, nil, err
+	}
+	mux.Handle("/", relay)
+	return mux, st, stop, nil
 }
 
 // bareHandler is the ceiling: what any relay must do for an event, and nothing more. It reads the
