@@ -88,6 +88,14 @@ func run() error {
 	}
 	defer relay.Stop(stopGrace)
 
+	sinkLogPath := filepath.Join(env.RepoRoot, "bin", "demo-sample-sink.log")
+	step("building and starting the sample sink, a platform module, on " + sampleSinkAddr + " (log: " + sinkLogPath + ")")
+	sink, err := startSampleSink(ctx, env, sinkLogPath)
+	if err != nil {
+		return err
+	}
+	defer sink.Stop(stopGrace)
+
 	logPath := filepath.Join(env.RepoRoot, "bin", "demo-manager.log")
 	step("building and starting the operator, following the relay's feed (log: " + logPath + ")")
 	manager, err := startManager(ctx, env, relay.InternalURL, logPath)
@@ -95,7 +103,7 @@ func run() error {
 		return err
 	}
 	defer manager.Stop(stopGrace)
-	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process} {
+	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process, "the sample sink": sink} {
 		go func() {
 			<-p.Done()
 			cancel(fmt.Errorf("%w: %s (%w); logs in %s", errProcessExited, name, p.Err(), filepath.Dir(logPath)))
@@ -131,6 +139,9 @@ func run() error {
 		return err
 	}
 	if err := demoTenant(ctx, env, control, tenantDemo{namespace: "cloudip-demo", name: "acme", timeout: o.timeout}); err != nil {
+		return err
+	}
+	if err := demoSink(ctx, env, "cloudip-demo", sinkLogPath, o.timeout); err != nil {
 		return err
 	}
 

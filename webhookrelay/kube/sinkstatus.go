@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -78,7 +80,13 @@ func (s *SinkStatus) once(ctx context.Context) error {
 		if equality.Semantic.DeepEqual(sink.Status, updated.Status) {
 			continue
 		}
-		if err := s.Kube.Status().Patch(ctx, updated, client.MergeFrom(sink)); err != nil {
+		// The whole status as a merge patch (not a diff from what was read): a count that is 0 is
+		// written as 0, so `kubectl get` and `kubectl wait --for=jsonpath` see it.
+		patch, err := json.Marshal(map[string]any{"status": updated.Status})
+		if err != nil {
+			return fmt.Errorf("status of StripeEventSink %s: %w", key, err)
+		}
+		if err := s.Kube.Status().Patch(ctx, updated, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			return fmt.Errorf("patch status of StripeEventSink %s: %w", key, err)
 		}
 	}
