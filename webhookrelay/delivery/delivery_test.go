@@ -38,11 +38,14 @@ type testSink struct {
 	t        testing.TB
 	verifier *standardwebhooks.Webhook
 	failing  atomic.Bool
-	mu       sync.Mutex
-	acked    map[string]int
-	seqs     []int64
-	bad      int
-	server   *httptest.Server
+	// failEvery > 0 fails every failEvery-th attempt (500).
+	failEvery atomic.Int64
+	attempts  atomic.Int64
+	mu        sync.Mutex
+	acked     map[string]int
+	seqs      []int64
+	bad       int
+	server    *httptest.Server
 }
 
 func newTestSink(t testing.TB, secret string) *testSink {
@@ -63,6 +66,10 @@ func newTestSink(t testing.TB, secret string) *testSink {
 		}
 		if s.failing.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if every := s.failEvery.Load(); every > 0 && s.attempts.Add(1)%every == 0 {
+			http.Error(w, "flaky", http.StatusInternalServerError)
 			return
 		}
 		seq, _ := strconv.ParseInt(r.Header.Get(HeaderSequence), 10, 64)
@@ -327,5 +334,62 @@ func TestReplayDeliversExactlyTheDeadLetters(t *testing.T) {
 	}
 	if c, _ := r.store.Counts(context.Background(), "ns/gl"); c.Delivered != 2 || c.Dead != 1 {
 		t.Fatalf("counts %+v", c)
+	}
+}
+
+// TestLoadLedger is a load test with an exact ledger: 1,000 events to two sinks, one of which fails every
+// fifth attempt and one that goes down mid-run; at the end, for each sink, events
+// accepted = delivered + dead-lettered + still pending, the sink acknowledged exactly the delivered
+// ones (distinct ids), and nothing arrived unverifiable. A ledger that does not balance voids the run.
+func TestLoadLedger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	secret := newSecret(t)
+	flaky, steady := newTestSink(t, secret), newTestSink(t, secret)
+	flaky.failEvery.Store(5)
+	sinks := []Sink{
+		{Key: "ns/flaky", URL: flaky.server.URL, Secrets: []string{secret}, Format: "events", RequestsPerSecond: 5000, MaxInFlight: 16},
+		{Key: "ns/steady", URL: steady.server.URL, Secrets: []string{secret}, Format: "events", RequestsPerSecond: 5000, MaxInFlight: 16},
+	}
+	r := start(t, sinks, nil, fastBackoff())
+	const events = 1000
+	for i := range events {
+		ev := store.Event{ID: fmt.Sprintf("evt_load%04d", i), Endpoint: "payments/platform", Type: "invoice.paid", Created: time.Now(), ReceivedAt: time.Now(),
+			Payload: fmt.Appendf(nil, `{"id":"evt_load%04d"}`, i)}
+		if _, err := r.store.Put(context.Background(), ev, []string{"ns/flaky", "ns/steady"}); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			r.d.Wake()
+		}
+		if i == events/2 {
+			steady.failing.Store(true)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	steady.failing.Store(false)
+	r.d.Wake()
+	eventually(t, 60*time.Second, func() error {
+		for _, key := range []string{"ns/flaky", "ns/steady"} {
+			if c, err := r.store.Counts(context.Background(), key); err != nil || c.Pending != 0 {
+				return fmt.Errorf("%s: %+v, %w", key, c, err)
+			}
+		}
+		return nil
+	})
+	for key, s := range map[string]*testSink{"ns/flaky": flaky, "ns/steady": steady} {
+		c, err := r.store.Counts(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked, bad := s.snapshot()
+		if c.Delivered+c.Dead+c.Pending != events {
+			t.Fatalf("VOID %s: accepted %d != delivered %d + dead %d + pending %d", key, events, c.Delivered, c.Dead, c.Pending)
+		}
+		if int64(len(acked)) != c.Delivered || bad != 0 {
+			t.Fatalf("%s: the sink acknowledged %d distinct events, the store says %d delivered; %d unverifiable", key, len(acked), c.Delivered, bad)
+		}
+		t.Logf("%s: %d accepted = %d delivered + %d dead + %d pending", key, events, c.Delivered, c.Dead, c.Pending)
 	}
 }
