@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -112,11 +113,15 @@ type deliveryResult struct {
 	DeliveredPerSec float64 `json:"delivered_per_s_min_sink"`
 	// Lag of the events acknowledged in the window: the sink's first receipt minus the client's read of
 	// the 2xx (ms; negative when the delivery beat the ack to its reader), every sink's together.
-	LagP50  float64 `json:"lag_p50_ms"`
-	LagP99  float64 `json:"lag_p99_ms"`
-	LagP999 float64 `json:"lag_p999_ms"`
-	LagMax  float64 `json:"lag_max_ms"`
-	LagN    int64   `json:"lag_events"`
+	// An event still undelivered when the relay stopped has a lag of at least LagBound (the stop minus
+	// the window's end); a quantile that falls among those is -1 ("> LagBound").
+	LagP50         float64 `json:"lag_p50_ms"`
+	LagP99         float64 `json:"lag_p99_ms"`
+	LagP999        float64 `json:"lag_p999_ms"`
+	LagMax         float64 `json:"lag_max_ms"`
+	LagN           int64   `json:"lag_deliveries"` // (event, sink) pairs of the window, delivered or not
+	LagUndelivered int64   `json:"lag_undelivered"`
+	LagBound       float64 `json:"lag_bound_ms"`
 	// Drain: from the load's end until no sink is owed anything (or -drain-timeout).
 	DrainS    float64 `json:"drain_s"`
 	Drained   bool    `json:"drained"`
@@ -191,6 +196,7 @@ func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o
 	if err := srv.stop(); err != nil {
 		return phase{}, err
 	}
+	stoppedAt := time.Now().UnixNano()
 	stats := make([]sinkStats, n)
 	for i, u := range sinkURLs {
 		if stats[i], err = readSinkStats(lg.http, u, true); err != nil {
@@ -211,14 +217,14 @@ func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o
 		return phase{}, err
 	}
 	winStart, winEnd := lg.windowWall()
-	d.rates(acks, stats, winStart, winEnd)
+	d.rates(acks, stats, winStart, winEnd, stoppedAt)
 	ph.Delivery = d
 	verdict := "ledger exact"
 	if !d.Ledger {
 		verdict = "ledger VOID"
 	}
 	step("%s: slowest sink %.0f deliveries/s in the window, lag p50 %s p99 %s, drained in %.1f s, %s",
-		name, d.DeliveredPerSec, dur(d.LagP50), dur(d.LagP99), d.DrainS, verdict)
+		name, d.DeliveredPerSec, d.lag(d.LagP50), d.lag(d.LagP99), d.DrainS, verdict)
 	return ph, nil
 }
 
@@ -286,7 +292,7 @@ func drain(ctx context.Context, srv, sk *serverProcess, client *http.Client, sin
 
 // rates fills the sinks' receipts per second in the window (wall clock, Unix ns), the lag and the
 // duplicates, after the ledger.
-func (d *deliveryResult) rates(acks map[string]int64, stats []sinkStats, winStart, winEnd int64) {
+func (d *deliveryResult) rates(acks map[string]int64, stats []sinkStats, winStart, winEnd, stoppedAt int64) {
 	window := time.Duration(winEnd - winStart).Seconds()
 	var lags []time.Duration
 	d.Ledger = len(d.PerSink) > 0
@@ -309,6 +315,9 @@ func (d *deliveryResult) rates(acks map[string]int64, stats []sinkStats, winStar
 			}
 			if got, ok := s.Received[id]; ok {
 				lags = append(lags, time.Duration(got-ackAt))
+			} else {
+				lags = append(lags, undelivered)
+				d.LagUndelivered++
 			}
 		}
 		d.Duplicates += r.Duplicates
@@ -316,8 +325,25 @@ func (d *deliveryResult) rates(acks map[string]int64, stats []sinkStats, winStar
 	}
 	slices.Sort(lags)
 	d.LagN = int64(len(lags))
-	d.LagP50, d.LagP99 = msOf(quantile(lags, 0.5)), msOf(quantile(lags, 0.99))
-	d.LagP999, d.LagMax = msOf(quantile(lags, 0.999)), msOf(quantile(lags, 1))
+	d.LagBound = msOf(time.Duration(stoppedAt - winEnd))
+	at := func(q float64) float64 {
+		if v := quantile(lags, q); v != undelivered {
+			return msOf(v)
+		}
+		return -1
+	}
+	d.LagP50, d.LagP99, d.LagP999, d.LagMax = at(0.5), at(0.99), at(0.999), at(1)
+}
+
+// undelivered is the lag of an event a sink had not received when the relay stopped.
+const undelivered = time.Duration(math.MaxInt64)
+
+// lag formats a lag quantile: -1 is "more than the bound".
+func (d *deliveryResult) lag(v float64) string {
+	if v < 0 {
+		return "> " + dur(d.LagBound)
+	}
+	return dur(v)
 }
 
 // ledger fills d.PerSink from the sinks' receipts and the stopped relay's store: per sink, every
@@ -446,13 +472,25 @@ func printDelivery(phases []phase) {
 			ledger = "VOID"
 		}
 		fmt.Printf("%-10s %5d %9s %9s %5.0f %% %9s %9s %9s %9s %8s %5d %7s\n", p.Name, d.Sinks, thousands(int64(p.EventsPerSec+0.5)),
-			thousands(int64(d.DeliveredPerSec+0.5)), ratio*100, dur(d.LagP50), dur(d.LagP99), dur(d.LagP999), dur(d.LagMax),
+			thousands(int64(d.DeliveredPerSec+0.5)), ratio*100, d.lag(d.LagP50), d.lag(d.LagP99), d.lag(d.LagP999), d.lag(d.LagMax),
 			drain, d.Duplicates, ledger)
 	}
 	for _, p := range ds {
 		d := p.Delivery
 		fmt.Printf("  %s: %s events acknowledged (warm-up included); draining: %s deliveries/s, %.0f µs of relay CPU and %.0f µs of sink CPU per delivery\n",
 			p.Name, thousands(d.Acked), thousands(int64(d.DrainRate+0.5)), d.DrainServerUSPer, d.DrainSinkUSPer)
+		if !d.Drained {
+			var owed int64
+			for _, s := range d.PerSink {
+				owed += s.Pending + s.PendingSeen
+			}
+			more := "?"
+			if d.DrainRate > 0 {
+				more = fmt.Sprintf("%.0f s", float64(owed)/d.DrainRate)
+			}
+			fmt.Printf("    not drained: %s deliveries still owed after %.1f s; at the drain rate, about %s more\n",
+				thousands(owed), d.DrainS, more)
+		}
 		for _, s := range d.PerSink {
 			verdict := "exact"
 			if !s.Ledger {
@@ -474,7 +512,8 @@ func printDelivery(phases []phase) {
 	fmt.Printf("  intake/s: events acknowledged per second; deliv/s: the slowest sink's receipts per second, same window;\n" +
 		"  e2e = deliv/s / intake/s. lag: the sink's first receipt of an event acknowledged in the window minus the\n" +
 		"  client's read of its 2xx (wall clock, one machine; negative when the delivery beat the answer), every sink\n" +
-		"  together. drain: from the load's end until no sink is owed a delivery (> : -drain-timeout reached).\n" +
+		"  together; an event not yet received when the relay stopped counts as more than the stop minus the window's\n" +
+		"  end (> x). drain: from the load's end until no sink is owed a delivery (> : -drain-timeout reached).\n" +
 		"  ledger: per sink, from its receipts and the stopped relay's store (Counts, pending rows by id); VOID when an\n" +
 		"  acknowledged event is neither received, dead nor pending, or a signature did not verify\n")
 }
