@@ -31,6 +31,12 @@ const (
 
 	// Finalizer keeps an object until its Stripe objects are deleted, archived or orphaned.
 	Finalizer = "payments.cloudip.io/finalizer"
+
+	// LabelSecretOf is on every Secret the operator writes, with the kind of the object it belongs to
+	// (StripeWebhookEndpoint: a signing secret; StripeTenant: an onboarding link). The relay's cache
+	// holds only the StripeWebhookEndpoint ones, so it never keeps a tenant's onboarding link in
+	// memory; a person putting an adopted endpoint's secret into its Secret sets it too.
+	LabelSecretOf = "payments.cloudip.io/secret-of"
 )
 
 // Condition types every kind reports.

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,15 +82,15 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
-	// The cache holds the Secrets the operator writes (the signing secrets) and no others. The API
-	// keys, read only by backfill every few minutes, are read from the API server directly.
+	// The cache holds the webhook endpoints' signing secrets and no other Secret. The API keys (read by
+	// backfill every few minutes) and the sinks' secrets (every 30 s) are read from the API server.
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme:                 cli.NewScheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{kube.ManagedByLabel: kube.ManagedByValue})},
+				&corev1.Secret{}: {Label: kube.SigningSecretSelector()},
 			},
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},

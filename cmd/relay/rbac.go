@@ -9,13 +9,13 @@
 //   - StripeWebhookEndpoints, StripeConnections and StripeTenants: which endpoints exist (the intake
 //     route /stripe/{namespace}/{endpoint}), the connection's mode (livemode must match) and API-key
 //     Secret, and which tenant a connected account's event belongs to.
-//   - Secrets: the signing secrets the operator writes in the endpoints' namespaces, and the API keys
-//     (in --secret-namespaces) for backfill from /v1/events. watch, not only get, because the relay
-//     answers from an informer cache: a rotated signing secret or API key is picked up without a
-//     restart, and a request never waits on the API server. The relay's informer lists and watches only
-//     Secrets labelled app.kubernetes.io/managed-by=stripe-operator (those the operator writes); RBAC
-//     cannot grant by label, so the rule itself covers every Secret in the cluster. It is cluster-wide
-//     because a StripeWebhookEndpoint may live in any namespace.
+//   - Secrets: the signing secrets the operator writes in the endpoints' namespaces (list and watch:
+//     the relay answers from an informer cache, so a rotated signing secret is picked up without a
+//     restart and a request never waits on the API server), the API keys (in --secret-namespaces) for
+//     backfill from /v1/events, and the sinks' signing secrets (get, every 30 s). The informer lists
+//     and watches only Secrets labelled payments.cloudip.io/secret-of=StripeWebhookEndpoint (never a
+//     tenant's onboarding link); RBAC cannot grant by label, so the rule itself covers every Secret in
+//     the cluster. It is cluster-wide because an endpoint or a sink may live in any namespace.
 //   - StripeEventSinks (get, list, watch): where events are delivered, with what key and limits.
 //   - StripeEventSinks/status (get, update, patch): the relay reports delivery counts, lag and errors.
 //   - StripeEventReplays (get, list, watch): the replay requests people create, carried out once.

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -16,13 +17,12 @@ import (
 	"github.com/cloudip/stripe-operator/webhookrelay/intake"
 )
 
-// ManagedByLabel marks the Secrets the operator writes (the signing secrets); the relay's cache holds
-// only those, so it never keeps the cluster's other Secrets in memory. A person putting an adopted
-// endpoint's secret into its Secret sets the label too (the endpoint's status says so).
-const ManagedByLabel = "app.kubernetes.io/managed-by"
-
-// ManagedByValue is the label's value.
-const ManagedByValue = "stripe-operator"
+// SigningSecretSelector selects the Secrets the relay's cache holds: the webhook endpoints' signing
+// secrets (v1alpha1.LabelSecretOf=StripeWebhookEndpoint, which the operator puts on them), and no other
+// Secret of the cluster — not a tenant's onboarding link, not an API key.
+func SigningSecretSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{v1alpha1.LabelSecretOf: "StripeWebhookEndpoint"})
+}
 
 // Secrets is the intake's SecretSource over a cache-backed client.
 type Secrets struct {

@@ -9,6 +9,8 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
 )
 
 // fieldOwner is the operator's name as a server-side-apply field manager.
@@ -39,7 +41,7 @@ func (r *Reconciler) secretApply(owner Object, name string) (*corev1ac.SecretApp
 		return nil, fmt.Errorf("kind of %T: %w", owner, err)
 	}
 	return corev1ac.Secret(name, owner.GetNamespace()).
-		WithLabels(map[string]string{"app.kubernetes.io/managed-by": fieldOwner}).
+		WithLabels(map[string]string{"app.kubernetes.io/managed-by": fieldOwner, v1alpha1.LabelSecretOf: gvk.Kind}).
 		WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion(gvk.GroupVersion().String()).WithKind(gvk.Kind).
 			WithName(owner.GetName()).WithUID(owner.GetUID()).WithController(true)).

@@ -184,7 +184,7 @@ func (e *external) Readiness(obj managed.Object) managed.Readiness {
 	w := obj.(*v1alpha1.StripeWebhookEndpoint)
 	if w.Status.SecretName == "" {
 		return managed.Readiness{Reason: v1alpha1.ReasonSecretUnknown, Message: fmt.Sprintf(
-			"endpoint %s was adopted, so its signing secret (shown by Stripe only on create) is unknown: put it into Secret %s, key %s, labelled app.kubernetes.io/managed-by=stripe-operator (the relay reads only Secrets so labelled), for the relay to verify its events, or set spec.rotation.request to replace the endpoint by one whose secret the operator stores",
+			"endpoint %s was adopted, so its signing secret (shown by Stripe only on create) is unknown: put it into Secret %s, key %s, labelled payments.cloudip.io/secret-of=StripeWebhookEndpoint (the relay reads only Secrets so labelled), for the relay to verify its events, or set spec.rotation.request to replace the endpoint by one whose secret the operator stores",
 			w.Status.EndpointID, w.SigningSecretName(), v1alpha1.SigningSecretKey)}
 	}
 	if r := w.Status.Rotation; r != nil {
