@@ -266,8 +266,8 @@ func TestNoSecretNothingSent(t *testing.T) {
 }
 
 // TestRoute pins region routing and the type filter: a tenant's event reaches only sinks of its
-// region and connection; an event whose region is unknown is held for every matching sink; ledger
-// sinks get none yet.
+// region and connection; an event whose region is unknown is held for every matching sink; a sink of
+// another format gets only the types its format turns into something.
 func TestRoute(t *testing.T) {
 	sinks := []Sink{
 		{Key: "ns/eu-gl", Connection: "main", Region: "eu", Format: "events"},
@@ -275,6 +275,7 @@ func TestRoute(t *testing.T) {
 		{Key: "ns/eu-invoices", Connection: "main", Region: "eu", Format: "events", EventTypes: []string{"invoice.*"}},
 		{Key: "ns/eu-other-conn", Connection: "other", Region: "eu", Format: "events"},
 		{Key: "ns/eu-ledger", Connection: "main", Region: "eu", Format: "ledger"},
+		{Key: "ns/eu-ledger-payouts", Connection: "main", Region: "eu", Format: "ledger", FormatAccepts: func(typ string) bool { return typ == "payout.paid" }},
 	}
 	cases := []struct {
 		name, region, typ string
@@ -285,6 +286,7 @@ func TestRoute(t *testing.T) {
 		{"a US tenant's invoice never reaches an EU sink", "us", "invoice.paid", "[ns/us-gl]"},
 		{"undecidable region: held", "", "invoice.paid", "[" + store.Held + "]"},
 		{"a region without a sink", "ap", "invoice.paid", "[]"},
+		{"a ledger sink gets what its format takes", "eu", "payout.paid", "[ns/eu-gl ns/eu-ledger-payouts]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,5 +393,55 @@ func TestLoadLedger(t *testing.T) {
 			t.Fatalf("%s: the sink acknowledged %d distinct events, the store says %d delivered; %d unverifiable", key, len(acked), c.Delivered, bad)
 		}
 		t.Logf("%s: %d accepted = %d delivered + %d dead + %d pending", key, events, c.Delivered, c.Dead, c.Pending)
+	}
+}
+
+// splitFormat makes two payloads of every event, or holds the ones whose id says so.
+type splitFormat struct{}
+
+func (splitFormat) Payloads(_ context.Context, _ Sink, row store.Delivery) ([]Payload, error) {
+	if row.EventID == "evt_001" {
+		return nil, fmt.Errorf("%w: does not balance", ErrHold)
+	}
+	return []Payload{{ID: row.EventID + "-a", Body: row.Payload}, {ID: row.EventID + "-b", Body: row.Payload}}, nil
+}
+
+// TestFormats pins the format hook: each payload is posted under its own id, the row is delivered
+// when all were; a held payload is never sent, and its row waits, counted as held.
+func TestFormats(t *testing.T) {
+	secret := newSecret(t)
+	sink := newTestSink(t, secret)
+	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "relay.db"), store.SQLiteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	d, err := New(Options{Store: s, Registry: prometheus.NewRegistry(), Backoff: fastBackoff(), Resync: 50 * time.Millisecond,
+		Formats: map[string]Format{"split": splitFormat{}},
+		Sinks:   StaticSinks{{Key: "ns/split", URL: sink.server.URL, Secrets: []string{secret}, Format: "split", RequestsPerSecond: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r := &rig{store: s, d: d}
+	r.put(t, 2, time.Now(), "ns/split")
+	eventually(t, 10*time.Second, func() error {
+		acked, _ := sink.snapshot()
+		if acked["evt_000-a"] != 1 || acked["evt_000-b"] != 1 {
+			return fmt.Errorf("acked %v", acked)
+		}
+		if c, _ := s.Counts(context.Background(), "ns/split"); c.Delivered != 1 || c.Pending != 1 || c.Retrying != 1 {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	if acked, _ := sink.snapshot(); len(acked) != 2 {
+		t.Fatalf("acked %v: the held event was sent", acked)
+	}
+	if n := testutil.ToFloat64(d.metrics.held.WithLabelValues("ns/split")); n < 1 {
+		t.Fatalf("held attempts %v", n)
 	}
 }

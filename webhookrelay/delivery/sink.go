@@ -8,12 +8,15 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/cloudip/stripe-operator/webhookrelay/store"
 )
 
 // Sink is one destination as the deliverer sees it.
@@ -26,9 +29,11 @@ type Sink struct {
 	Region string
 	// EventTypes filter (exact, "prefix.*", "*"); empty is every event.
 	EventTypes []string
-	// Format is "events" (the only one delivered so far) or "ledger".
-	Format string
-	URL    string
+	// Format is "events" (the Stripe event as stored) or another the Deliverer has a Format for
+	// ("ledger"), whose FormatAccepts says which event types it turns into something.
+	Format        string
+	FormatAccepts func(eventType string) bool
+	URL           string
 	// Secrets sign every delivery (one signature each, for rotation); SecretError says why there is
 	// none usable (the sink waits, nothing is attempted).
 	Secrets     []string
@@ -94,12 +99,15 @@ func (s Sink) Accepts(typ string) bool {
 
 // Route returns the destinations of an event of connection, of the given type, in region ("" when
 // the region cannot be decided: the event is held, sent nowhere, until it can). Only sinks of the
-// event's connection and region whose filter accepts the type get it; ledger sinks wait for the ledger
-// feed (issue 9).
+// event's connection and region whose filter accepts the type get it; a sink of another format than
+// events only if its format turns that type into something (FormatAccepts).
 func Route(sinks []Sink, connection, region, typ string) []string {
 	var out []string
 	for _, s := range sinks {
-		if s.Connection != connection || s.Format != "events" || !s.Accepts(typ) {
+		if s.Connection != connection || !s.Accepts(typ) {
+			continue
+		}
+		if s.Format != FormatEvents && (s.FormatAccepts == nil || !s.FormatAccepts(typ)) {
 			continue
 		}
 		if region == "" {
@@ -111,6 +119,33 @@ func Route(sinks []Sink, connection, region, typ string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// FormatEvents is the format that sends the Stripe event as it was stored.
+const FormatEvents = "events"
+
+// Payload is one POST of a delivery: its webhook-id (stable: the sink dedupes by it) and body.
+type Payload struct {
+	ID   string
+	Body []byte
+}
+
+// Format turns a stored event into what a sink of that format receives: none, one or several
+// payloads (a payout's deposit batch, a refund record per refund). An error wrapping ErrHold holds the
+// delivery (a ledger batch that does not balance): it is retried on the retry schedule, counted and
+// reported, never sent as if it were right.
+type Format interface {
+	Payloads(ctx context.Context, sink Sink, row store.Delivery) ([]Payload, error)
+}
+
+// ErrHold marks a delivery that must not be sent as it is.
+var ErrHold = errors.New("delivery held")
+
+// eventsFormat is FormatEvents: the event itself, under its id.
+type eventsFormat struct{}
+
+func (eventsFormat) Payloads(_ context.Context, _ Sink, row store.Delivery) ([]Payload, error) {
+	return []Payload{{ID: row.EventID, Body: row.Payload}}, nil
 }
 
 // Headers of a delivery besides the Standard Webhooks ones.

