@@ -136,6 +136,27 @@ type Interface interface {
 	AccountID() string
 }
 
+// LedgerAPI is what the relay's ledger feed reads to turn payment events into ledger records and to
+// reconcile a paid payout against its balance transactions. It is not part of Interface (the
+// operator's controllers never need it): Client.Ledger returns it, on the platform account or on a
+// connected account. It never leaks stripe-go types; every call takes ctx.
+type LedgerAPI interface {
+	// GetCharge is GET /v1/charges/{id}: the charge with its invoice, customer and balance
+	// transaction ids.
+	GetCharge(ctx context.Context, id string) (*Charge, error)
+	// ListRefundsForCharge is GET /v1/refunds?charge=… (every page, newest first): a charge's refunds,
+	// which its events no longer carry (since API version 2022-11-15 a charge's refunds are only
+	// included when expanded).
+	ListRefundsForCharge(ctx context.Context, chargeID string) ([]Refund, error)
+	// GetBalanceTransaction is GET /v1/balance_transactions/{id}; the source is not expanded
+	// (SourceType, ChargeID, InvoiceID and CustomerID are "").
+	GetBalanceTransaction(ctx context.Context, id string) (*BalanceTransaction, error)
+	// ListBalanceTransactionsForPayout is GET /v1/balance_transactions?payout=… with data.source
+	// expanded, every page: the transactions an automatic payout paid out, the payout's own
+	// included. Stripe refuses the filter (an invalid-request error) for a manual payout.
+	ListBalanceTransactionsForPayout(ctx context.Context, payoutID string) ([]BalanceTransaction, error)
+}
+
 // FindOptions narrow a lookup by tags.
 type FindOptions struct {
 	// CreatedSince skips objects created before this time less FindClockSkew. Pass the Kubernetes
