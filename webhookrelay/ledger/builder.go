@@ -337,7 +337,8 @@ func disputeFunds(ctx context.Context, rc *recordContext) ([]Record, error) {
 		}
 		r := rc.record(kind, dp.ID, bt.ID, bt.Created)
 		r.Amount, r.Fee, r.Net, r.Currency = bt.Amount, int64p(bt.Fee), int64p(bt.Net), bt.Currency
-		r.Status, r.Reason, r.Dispute, r.BalanceTransaction = dp.Status, dp.Reason, dp.ID, bt.ID
+		// No status: the dispute's moves on, and the record must read the same from any event.
+		r.Reason, r.Dispute, r.BalanceTransaction = dp.Reason, dp.ID, bt.ID
 		out = append(out, r)
 	}
 	if len(out) == 0 {

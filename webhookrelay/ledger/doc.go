@@ -53,7 +53,8 @@
 // So a duplicate event, a replay, a backfilled copy or a second event about the same fact (two
 // charge.refunded events that both list the first refund; payout.paid and
 // payout.reconciliation_completed) give the same id, and a consumer that keeps the ids it posted
-// posts nothing twice. Records with the same id have the same content but for eventID and eventType.
+// posts nothing twice. Records with the same id have the same content but for eventID and eventType,
+// and for what a record reads from Stripe as it is now (a refund's status: pending, later succeeded).
 //
 // # Deposits
 //

@@ -114,11 +114,11 @@ func TestRecordsOfEachEventType(t *testing.T) {
 		{name: "a dispute closed", typ: "charge.dispute.closed", object: disputeObject("won", withdrawal, reinstatement),
 			want: []want{{kind: ledger.KindDisputeClosed, object: "du_1", state: "closed", amount: 2000, charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", status: "won", reason: "fraudulent", occurred: created + 3600}}},
 		{name: "dispute funds withdrawn: the withdrawal, signed", typ: "charge.dispute.funds_withdrawn", object: disputeObject("needs_response", withdrawal),
-			want: []want{{kind: ledger.KindDisputeFundsWithdrawn, object: "du_1", state: "txn_W", amount: -2000, fee: i64(1500), net: i64(-3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_W", status: "needs_response", reason: "fraudulent", occurred: created}}},
+			want: []want{{kind: ledger.KindDisputeFundsWithdrawn, object: "du_1", state: "txn_W", amount: -2000, fee: i64(1500), net: i64(-3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_W", reason: "fraudulent", occurred: created}}},
 		{name: "dispute funds reinstated: the withdrawal again (same id) and the reinstatement", typ: "charge.dispute.funds_reinstated", object: disputeObject("won", withdrawal, reinstatement),
 			want: []want{
-				{kind: ledger.KindDisputeFundsWithdrawn, object: "du_1", state: "txn_W", amount: -2000, fee: i64(1500), net: i64(-3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_W", status: "won", reason: "fraudulent", occurred: created},
-				{kind: ledger.KindDisputeFundsReinstated, object: "du_1", state: "txn_R", amount: 2000, fee: i64(-1500), net: i64(3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_R", status: "won", reason: "fraudulent", occurred: created + 86400},
+				{kind: ledger.KindDisputeFundsWithdrawn, object: "du_1", state: "txn_W", amount: -2000, fee: i64(1500), net: i64(-3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_W", reason: "fraudulent", occurred: created},
+				{kind: ledger.KindDisputeFundsReinstated, object: "du_1", state: "txn_R", amount: 2000, fee: i64(-1500), net: i64(3500), charge: "ch_D", invoice: "in_D", customer: "cus_D", dispute: "du_1", bal: "txn_R", reason: "fraudulent", occurred: created + 86400},
 			}},
 		{name: "an invoice paid", typ: "invoice.paid", object: invoice("paid", func(m map[string]any) {
 			m["amount_paid"] = int64(1500)
