@@ -130,6 +130,9 @@ func TestDeliveryToSinks(t *testing.T) {
 	r.Create(plan)
 	controllertest.WaitForCondition(t, env.Client, plan, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
 
+	// settled are the events of the first subtest, long delivered by the time of the replay: the
+	// replay picks from them, and none but those it names may arrive again.
+	var settled map[string]int
 	t.Run("a US tenant's and the platform's events reach the US sink only", func(t *testing.T) {
 		r := r.in(t)
 		tenant := onboardingTenant(t, r, "acme")
@@ -166,6 +169,7 @@ func TestDeliveryToSinks(t *testing.T) {
 			}
 			return nil
 		})
+		settled, _, _ = us.snapshot()
 	})
 
 	edit := func(t *testing.T, n int) {
@@ -248,7 +252,7 @@ func TestDeliveryToSinks(t *testing.T) {
 	t.Run("a replay sends exactly the events asked for, once", func(t *testing.T) {
 		before, _, _ := us.snapshot()
 		var ids []string
-		for id := range before {
+		for id := range settled {
 			if len(ids) < 3 {
 				ids = append(ids, id)
 			}
@@ -280,12 +284,12 @@ func TestDeliveryToSinks(t *testing.T) {
 		for _, id := range ids {
 			replayed[id] = true
 		}
-		for id, n := range after {
-			if !replayed[id] && n != before[id] && before[id] != 0 {
+		for id := range settled {
+			if !replayed[id] && after[id] != before[id] {
 				t.Fatalf("%s was sent again without being asked for", id)
 			}
-			if replayed[id] && n != before[id]+1 {
-				t.Fatalf("%s sent %d times more, want once", id, n-before[id])
+			if replayed[id] && after[id] != before[id]+1 {
+				t.Fatalf("%s sent %d times more, want once", id, after[id]-before[id])
 			}
 		}
 	})

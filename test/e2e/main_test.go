@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/cloudip/stripe-operator/internal/controller/controllertest"
@@ -14,4 +16,17 @@ import (
 // env is the control plane the package's tests share.
 var env *testenv.Env
 
-func TestMain(m *testing.M) { os.Exit(controllertest.Run(m, &env)) }
+// relayBuild is the relay binary the package's tests share, built on first use.
+var relayBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := controllertest.Run(m, &env)
+	if relayBuild.path != "" {
+		_ = os.RemoveAll(filepath.Dir(relayBuild.path))
+	}
+	os.Exit(code)
+}

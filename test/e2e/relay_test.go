@@ -33,6 +33,24 @@ type relayRig struct {
 	*relayProcess // shared by the subtests' rigs: a restart in one is the relay of all
 }
 
+// relayBinary builds ./cmd/relay once for the package's tests.
+func relayBinary(t *testing.T) string {
+	t.Helper()
+	relayBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-relay-")
+		if err != nil {
+			relayBuild.err = err
+			return
+		}
+		relayBuild.path = filepath.Join(dir, "relay")
+		relayBuild.err = testenv.BuildBinary(context.Background(), env.RepoRoot, "./cmd/relay", relayBuild.path)
+	})
+	if relayBuild.err != nil {
+		t.Fatal(relayBuild.err)
+	}
+	return relayBuild.path
+}
+
 // relayProcess is the running relay and how to start it again on the same store and ports.
 type relayProcess struct {
 	relay   *testenv.Relay
@@ -54,12 +72,11 @@ func startRelayRig(t *testing.T) *relayRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	options := testenv.RelayOptions{DataDir: dir, SecretNamespaces: controllertest.SecretNamespace, Log: logFile}
+	options := testenv.RelayOptions{Binary: relayBinary(t), DataDir: dir, SecretNamespaces: controllertest.SecretNamespace, Log: logFile}
 	relay, err := env.StartRelay(ctx, options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	options.Binary = filepath.Join(dir, "relay")
 	options.IntakeAddr = strings.TrimPrefix(relay.IntakeURL, "http://")
 	options.InternalAddr = strings.TrimPrefix(relay.InternalURL, "http://")
 	rr := &relayRig{relayProcess: &relayProcess{relay: relay, options: options}}
