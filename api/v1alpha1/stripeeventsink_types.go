@@ -155,6 +155,10 @@ const (
 	// ReasonInvalidSecret (Ready False): the Secret or key of spec.signingSecretRef is missing, or its
 	// value is not one or more whsec_<base64> secrets; nothing is delivered until it is fixed.
 	ReasonInvalidSecret = "InvalidSecret"
+	// ReasonDeliveryHeld (Ready False): the relay holds a delivery rather than send it wrong: a
+	// ledger deposit whose lines do not sum to the payout (the message has the figures). It is tried
+	// again on the retry schedule (Stripe may still be reconciling) and dead-lettered past the horizon.
+	ReasonDeliveryHeld = "DeliveryHeld"
 )
 
 // SinkLastErrorMaxLength bounds status.lastError; the relay cuts longer errors.

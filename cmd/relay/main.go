@@ -122,7 +122,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	deliverer, err := delivery.New(delivery.Options{Store: db, Sinks: sinks, Registry: registry, Log: log.WithName("delivery")})
+	stripeMetrics, err := stripeapi.NewMetrics(registry)
+	if err != nil {
+		return fmt.Errorf("register Stripe metrics: %w", err)
+	}
+	resolver := stripeconn.NewResolver(mgr.GetAPIReader(), stripeapi.NewPool(stripeMetrics, log.WithName("stripe")), secretNamespaces, nil)
+	deliverer, err := delivery.New(delivery.Options{Store: db, Sinks: sinks, Registry: registry, Log: log.WithName("delivery"),
+		Formats: map[string]delivery.Format{kube.FormatLedger: &kube.LedgerFormat{Kube: mgr.GetClient(), Stripe: resolver}}})
 	if err != nil {
 		return err
 	}
@@ -139,11 +145,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	stripeMetrics, err := stripeapi.NewMetrics(registry)
-	if err != nil {
-		return fmt.Errorf("register Stripe metrics: %w", err)
-	}
-	resolver := stripeconn.NewResolver(mgr.GetAPIReader(), stripeapi.NewPool(stripeMetrics, log.WithName("stripe")), secretNamespaces, nil)
 	backfiller := &backfill.Backfiller{Kube: mgr.GetClient(), Stripe: resolver, Store: db, Interval: f.backfillInterval,
 		Destinations: router.EndpointDestinations, Stored: stored, Log: log.WithName("backfill")}
 	if err := backfiller.Register(registry); err != nil {

@@ -142,6 +142,9 @@ type SinkState struct {
 	LastError                    string
 	// ConsecutiveFailures counts the attempts failed since the last success.
 	ConsecutiveFailures int
+	// LastFailureHeld says the last failure was a hold by the sink's format (not the sink's fault:
+	// a ledger batch that does not balance).
+	LastFailureHeld bool
 	// PausedUntil is set while the sink is paused as a whole.
 	PausedUntil time.Time
 }
@@ -180,8 +183,8 @@ func (d *Deliverer) sync(ctx context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
-// attempt sends one delivery and returns its outcome.
-func (d *Deliverer) attempt(ctx context.Context, s Sink, signers []string, row store.Delivery) store.Outcome {
+// attempt sends one delivery and returns its outcome, and whether its format held it.
+func (d *Deliverer) attempt(ctx context.Context, s Sink, signers []string, row store.Delivery) (store.Outcome, bool) {
 	now := d.opts.Clock.Now()
 	out := store.Outcome{EventID: row.EventID, Destination: row.Destination, At: now}
 	err := d.send(ctx, s, signers, row)
@@ -192,10 +195,11 @@ func (d *Deliverer) attempt(ctx context.Context, s Sink, signers []string, row s
 	if err == nil {
 		out.Delivered = true
 		d.metrics.delivered.WithLabelValues(s.Key).Inc()
-		return out
+		return out, false
 	}
 	d.metrics.failed.WithLabelValues(s.Key).Inc()
-	if errors.Is(err, ErrHold) {
+	held := errors.Is(err, ErrHold)
+	if held {
 		d.metrics.held.WithLabelValues(s.Key).Inc()
 	}
 	out.Error = err.Error()
@@ -205,7 +209,7 @@ func (d *Deliverer) attempt(ctx context.Context, s Sink, signers []string, row s
 		out.Dead = true
 		d.metrics.dead.WithLabelValues(s.Key).Inc()
 	}
-	return out
+	return out, held
 }
 
 // backoff is the wait after the attempts-th failure: Base·2^(attempts-1), at most Max, ±20% jitter

@@ -111,7 +111,7 @@ func (w *worker) run(ctx context.Context) {
 
 // deliver attempts one row and records its outcome.
 func (w *worker) deliver(ctx context.Context, sink Sink, row store.Delivery) {
-	out := w.d.attempt(ctx, sink, sink.Secrets, row)
+	out, held := w.d.attempt(ctx, sink, sink.Secrets, row)
 	if ctx.Err() != nil && !out.Delivered {
 		// Stopped mid-attempt (the sink was removed, the relay is stopping): not the sink's failure.
 		w.finish(row.EventID)
@@ -128,7 +128,7 @@ func (w *worker) deliver(ctx context.Context, sink Sink, row store.Delivery) {
 		w.history.ConsecutiveFailures = 0
 		w.history.PausedUntil = time.Time{}
 	} else {
-		w.history.LastError, w.history.LastErrorAt = out.Error, now
+		w.history.LastError, w.history.LastErrorAt, w.history.LastFailureHeld = out.Error, now, held
 		w.history.ConsecutiveFailures++
 		if n := w.history.ConsecutiveFailures - w.d.opts.Backoff.PauseAfter; n >= 0 {
 			b := w.d.opts.Backoff

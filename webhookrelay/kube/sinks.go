@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/webhookrelay/delivery"
+	"github.com/cloudip/stripe-operator/webhookrelay/ledger"
 )
 
 // sinkSecretTTL is how long a sink's signing secret is used before it is read again: a rotated secret
@@ -58,7 +59,12 @@ func (s *Sinks) Sinks(ctx context.Context) ([]delivery.Sink, error) {
 		}
 		d := sink.Spec.DeliveryOrDefaults()
 		secrets, secretErr := s.signingSecrets(ctx, sink)
+		var accepts func(string) bool
+		if string(sink.Spec.Format) == FormatLedger {
+			accepts = ledger.Handles
+		}
 		out = append(out, delivery.Sink{
+			FormatAccepts:     accepts,
 			Key:               sink.Namespace + "/" + sink.Name,
 			Connection:        sink.Spec.ConnectionRef.Name,
 			Region:            string(sink.Spec.Region),

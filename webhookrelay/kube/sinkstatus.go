@@ -116,6 +116,9 @@ func fillSinkStatus(sink *v1alpha1.StripeEventSink, c store.DestinationCounts, s
 	case secretError != "":
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, v1alpha1.ReasonInvalidSecret,
 			secretError+": nothing is sent until the Secret holds a whsec_ signing secret"
+	case state.ConsecutiveFailures > 0 && state.LastFailureHeld:
+		ready.Status, ready.Reason = metav1.ConditionFalse, v1alpha1.ReasonDeliveryHeld
+		ready.Message = "a delivery is held, not sent: " + st.LastError
 	case state.ConsecutiveFailures > 0:
 		ready.Status, ready.Reason = metav1.ConditionFalse, v1alpha1.ReasonDeliveryFailing
 		ready.Message = fmt.Sprintf("%d deliveries failed in a row; last: %s", state.ConsecutiveFailures, st.LastError)
