@@ -31,6 +31,7 @@ type sinkServer struct {
 	mu       sync.Mutex
 	acked    map[string]int    // webhook-id -> 2xx answered
 	accounts map[string]string // webhook-id -> the event's account ("" for the platform's)
+	bodies   map[string][]byte // webhook-id -> the last body acknowledged
 	bad      int
 	server   *httptest.Server
 }
@@ -41,7 +42,7 @@ func newSinkServer(t *testing.T, secret string) *sinkServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sinkServer{verifier: wh, acked: map[string]int{}, accounts: map[string]string{}}
+	s := &sinkServer{verifier: wh, acked: map[string]int{}, accounts: map[string]string{}, bodies: map[string][]byte{}}
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if d := s.delay.Load(); d > 0 {
@@ -65,6 +66,7 @@ func newSinkServer(t *testing.T, secret string) *sinkServer {
 		id := r.Header.Get("webhook-id")
 		s.acked[id]++
 		s.accounts[id] = ev.Account
+		s.bodies[id] = body
 	}))
 	t.Cleanup(s.server.Close)
 	return s
@@ -92,9 +94,14 @@ func whsec(t *testing.T) string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(key)
 }
 
-// createSink creates a StripeEventSink of region on the rig's connection, delivering to a new
-// sinkServer, with its signing Secret.
+// createSink creates a StripeEventSink (format events) of region on the rig's connection,
+// delivering to a new sinkServer, with its signing Secret.
 func createSink(t *testing.T, r *relayRig, name string, region v1alpha1.Region) (*v1alpha1.StripeEventSink, *sinkServer) {
+	t.Helper()
+	return createSinkOfFormat(t, r, name, region, v1alpha1.SinkFormatEvents)
+}
+
+func createSinkOfFormat(t *testing.T, r *relayRig, name string, region v1alpha1.Region, format v1alpha1.SinkFormat) (*v1alpha1.StripeEventSink, *sinkServer) {
 	t.Helper()
 	secret := whsec(t)
 	server := newSinkServer(t, secret)
@@ -105,6 +112,7 @@ func createSink(t *testing.T, r *relayRig, name string, region v1alpha1.Region) 
 			ManagedSpec:      v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: r.Connection}},
 			URL:              server.server.URL,
 			Region:           region,
+			Format:           format,
 			SigningSecretRef: v1alpha1.LocalSecretKeySelector{Name: name + "-signing", Key: "secret"},
 		},
 	}
