@@ -46,6 +46,7 @@ type options struct {
 // stopGrace is how long the manager and the relay have to exit after SIGTERM before they are killed.
 const stopGrace = 10 * time.Second
 
+//nolint:gocyclo // the demo's steps in order, each one call and its error check; splitting them up would hide the order
 func run() error {
 	var o options
 	flag.StringVar(&o.emulatorAddr, "emulator-addr", "127.0.0.1:12111", "Address the Stripe emulator listens on (the samples point at 127.0.0.1:12111).")
@@ -96,6 +97,14 @@ func run() error {
 	}
 	defer sink.Stop(stopGrace)
 
+	ledgerLogPath := filepath.Join(env.RepoRoot, "bin", "demo-ledger-consumer.log")
+	step("building and starting the ledger consumer, a general ledger, on " + ledgerConsumerAddr + " (log: " + ledgerLogPath + ")")
+	ledgerConsumer, err := startLedgerConsumer(ctx, env, ledgerLogPath)
+	if err != nil {
+		return err
+	}
+	defer ledgerConsumer.Stop(stopGrace)
+
 	logPath := filepath.Join(env.RepoRoot, "bin", "demo-manager.log")
 	step("building and starting the operator, following the relay's feed (log: " + logPath + ")")
 	manager, err := startManager(ctx, env, relay.InternalURL, logPath)
@@ -103,7 +112,7 @@ func run() error {
 		return err
 	}
 	defer manager.Stop(stopGrace)
-	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process, "the sample sink": sink} {
+	for name, p := range map[string]*testenv.Process{"the manager": manager, "the relay": relay.Process, "the sample sink": sink, "the ledger consumer": ledgerConsumer} {
 		go func() {
 			<-p.Done()
 			cancel(fmt.Errorf("%w: %s (%w); logs in %s", errProcessExited, name, p.Err(), filepath.Dir(logPath)))
@@ -142,6 +151,10 @@ func run() error {
 		return err
 	}
 	if err := demoSink(ctx, env, "cloudip-demo", sinkLogPath, o.timeout); err != nil {
+		return err
+	}
+	if err := demoLedger(ctx, env, ledgerDemo{emu: emu, emulatorBase: "http://" + o.emulatorAddr, namespace: "cloudip-demo",
+		tenant: "acme", sink: "demo-ledger", logPath: ledgerLogPath, timeout: o.timeout}); err != nil {
 		return err
 	}
 

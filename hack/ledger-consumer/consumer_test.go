@@ -60,20 +60,55 @@ func ptr(v int64) *int64 { return &v }
 
 const depositText = `09:30:01.250  cloudip-demo/acme (acct_1)  deposit po_1: 37.79 USD, arriving 2026-05-06
   charges (3)
-    ch_a  invoice in_a, customer cus_a           10.00 USD
-    ch_b  invoice in_b, customer cus_b           20.00 USD
-    ch_c  invoice in_c, customer cus_c           15.00 USD
+    ch_a   10.00 USD  invoice in_a, customer cus_a
+    ch_b   20.00 USD  invoice in_b, customer cus_b
+    ch_c   15.00 USD  invoice in_c, customer cus_c
   refunds (1)
-    re_1  of ch_b, invoice in_b, customer cus_b  -5.00 USD
+    re_1   -5.00 USD  of ch_b, invoice in_b, customer cus_b
   fees (3)
-    Stripe fee on ch_a                           -0.59 USD
-    Stripe fee on ch_b                           -0.88 USD
-    Stripe fee on ch_c                           -0.74 USD
-  gross                                          45.00 USD
-  refunds                                        -5.00 USD
-  fees                                           -2.21 USD
-  net                                            37.79 USD
+    ch_a   -0.59 USD  Stripe's fee on the charge
+    ch_b   -0.88 USD  Stripe's fee on the charge
+    ch_c   -0.74 USD  Stripe's fee on the charge
+  gross    45.00 USD
+  refunds  -5.00 USD
+  fees     -2.21 USD
+  net      37.79 USD
   balances: yes (the 4 lines net 37.79 USD, the deposit's amount)
+`
+
+// platformDeposit is the platform's payout of a one-off charge on no invoice, a charge lost to a
+// dispute, and a Stripe fee billed on its own: other categories, in their order.
+func platformDeposit() ledger.Record {
+	lines := []ledger.DepositLine{
+		{BalanceTransaction: "txn_d", Type: "adjustment", ReportingCategory: "dispute", Source: "du_1", Charge: "ch_y", Invoice: "in_y", Customer: "cus_y", Dispute: "du_1", Amount: -2000, Fee: 1500, Net: -3500},
+		{BalanceTransaction: "txn_x", Type: "charge", ReportingCategory: "charge", Source: "ch_x", Charge: "ch_x", Customer: "cus_x", Amount: 10000, Fee: 320, Net: 9680},
+		{BalanceTransaction: "txn_y", Type: "charge", ReportingCategory: "charge", Source: "ch_y", Charge: "ch_y", Invoice: "in_y", Customer: "cus_y", Amount: 2000, Fee: 88, Net: 1912},
+		{BalanceTransaction: "txn_f", Type: "stripe_fee", ReportingCategory: "fee", Source: "fee_1", Amount: -200, Net: -200},
+	}
+	return ledger.Record{Schema: ledger.SchemaVersion, ID: ledger.RecordID(ledger.KindDeposit, "", "po_p", "paid"),
+		Kind: ledger.KindDeposit, Tenant: "platform", Region: "eu", OccurredAt: at, EventID: "evt_p", EventType: "payout.reconciliation_completed",
+		Amount: 7892, Currency: "eur", Fee: ptr(2108), Net: ptr(7892), Status: "paid", Payout: "po_p", BalanceTransaction: "txn_pp",
+		Deposit: &ledger.Deposit{ArrivalDate: time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC), Lines: lines,
+			Totals: ledger.DepositTotals{Gross: 12000, Disputes: -2000, Fees: 2108, Net: 7892}}}
+}
+
+const platformDepositText = `09:30:01.250  platform  deposit po_p: 78.92 EUR, arriving 2026-05-05
+  charges (2)
+    ch_x    100.00 EUR  no invoice, customer cus_x
+    ch_y     20.00 EUR  invoice in_y, customer cus_y
+  disputes (1)
+    du_1    -20.00 EUR  on ch_y, invoice in_y, customer cus_y
+  fees (4)
+    ch_x     -3.20 EUR  Stripe's fee on the charge
+    ch_y     -0.88 EUR  Stripe's fee on the charge
+    du_1    -15.00 EUR  Stripe's dispute fee
+    txn_f    -2.00 EUR  stripe_fee
+  gross     120.00 EUR
+  refunds     0.00 EUR
+  disputes  -20.00 EUR
+  fees      -21.08 EUR
+  net        78.92 EUR
+  balances: yes (the 4 lines net 78.92 EUR, the deposit's amount)
 `
 
 // send is one delivery as the relay makes it (one signature per secret, space separated), or a
@@ -313,6 +348,16 @@ func TestDepositText(t *testing.T) {
 	if got := out.String(); got != depositText {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, depositText)
 	}
+	t.Run("platform, other categories", func(t *testing.T) {
+		t.Log("a charge on no invoice, a dispute with its fee, a fee line: grouped, ordered and summed")
+		before := out.Len()
+		if status := deliver(t, srv.URL, send{record: platformDeposit(), signWith: []string{oldSecret}}); status != http.StatusOK {
+			t.Fatalf("status %d:\n%s", status, out.String()[before:])
+		}
+		if got := out.String()[before:]; got != platformDepositText {
+			t.Errorf("printed:\n%s\nwant:\n%s", got, platformDepositText)
+		}
+	})
 
 	rows := []struct {
 		name, pins string
@@ -358,8 +403,8 @@ func TestDepositText(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeRecords(rec, httptest.NewRequest(http.MethodGet, "/records", nil))
 		var list []Posted
-		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list) != 1 {
-			t.Fatalf("GET /records = %s (%v), want one record", rec.Body.String(), err)
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list) != 2 {
+			t.Fatalf("GET /records = %s (%v), want two records", rec.Body.String(), err)
 		}
 		p := list[0]
 		if p.Record.Kind != "deposit" || p.Record.Payout != "po_1" || p.Duplicates != 1 || !p.ReceivedAt.Equal(at) || len(p.Record.Deposit.Lines) != 4 {

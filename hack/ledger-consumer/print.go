@@ -109,7 +109,10 @@ func Describe(r Record) string {
 	case "refund":
 		return fmt.Sprintf("refund %s %s of charge %s%s, %s%s", r.Refund, m, r.Charge, of(r.Invoice, r.Customer), r.Status, withWhy(r.Reason, ""))
 	case "invoice_paid":
-		return fmt.Sprintf("invoice paid %s %s by charge %s%s", r.Invoice, m, dash(r.Charge), customerOf(r.Customer))
+		if r.Charge == "" {
+			return fmt.Sprintf("invoice paid %s %s, no charge%s", r.Invoice, m, customerOf(r.Customer))
+		}
+		return fmt.Sprintf("invoice paid %s %s by charge %s%s", r.Invoice, m, r.Charge, customerOf(r.Customer))
 	case "invoice_payment_failed":
 		return fmt.Sprintf("invoice payment FAILED %s %s due, attempt %d, charge %s%s", r.Invoice, m, r.AttemptCount, dash(r.Charge), customerOf(r.Customer))
 	case "invoice_voided":
@@ -162,14 +165,16 @@ var categoryTitle = map[string]string{
 // DepositText is a deposit as an accountant reads it against the bank statement: the payout and when
 // it arrives, its lines by reporting category (charges with the invoice and customer they paid,
 // refunds with the charge and invoice they return, …), the fees withheld, the totals, and whether the
-// lines balance to the deposit.
+// lines balance to the deposit. Each line is its Stripe id, its amount, then what ties it.
 func DepositText(r Record) string {
 	d, cur := r.Deposit, r.Currency
 	t := Sum(r)
-	type row struct{ label, amount string }
+	type row struct{ label, amount, note string }
 	var rows []row
-	add := func(label string, minor int64) { rows = append(rows, row{label, decimal(minor, cur)}) }
-	heading := func(label string) { rows = append(rows, row{label, ""}) }
+	add := func(label string, minor int64, note string) {
+		rows = append(rows, row{label, decimal(minor, cur), note})
+	}
+	heading := func(label string) { rows = append(rows, row{label: label}) }
 
 	byCategory, feeLines := groups(d.Lines)
 	for _, g := range byCategory {
@@ -180,51 +185,56 @@ func DepositText(r Record) string {
 		}
 		heading(fmt.Sprintf("  %s (%d)", title, len(g)))
 		for _, l := range g {
-			add("    "+lineLabel(l), l.Amount)
+			id, note := lineLabel(l)
+			add("    "+id, l.Amount, note)
 		}
 	}
-	var withheld []DepositLine
-	for _, l := range d.Lines {
-		if l.Fee != 0 {
-			withheld = append(withheld, l)
+	var withheld []DepositLine // in the order printed above
+	for _, g := range byCategory {
+		for _, l := range g {
+			if l.Fee != 0 {
+				withheld = append(withheld, l)
+			}
 		}
 	}
 	if n := len(withheld) + len(feeLines); n > 0 {
 		heading(fmt.Sprintf("  fees (%d)", n))
 		for _, l := range withheld {
-			add("    Stripe fee on "+dash(l.Source), -l.Fee)
+			add("    "+dash(l.Source), -l.Fee, feeNote(l))
 		}
 		for _, l := range feeLines {
-			add(fmt.Sprintf("    %s %s", l.Type, l.BalanceTransaction), l.Amount)
+			add("    "+l.BalanceTransaction, l.Amount, l.Type)
 		}
 	}
-	add("  gross", t.Gross)
-	add("  refunds", t.Refunds)
+	add("  gross", t.Gross, "")
+	add("  refunds", t.Refunds, "")
 	if t.Disputes != 0 {
-		add("  disputes", t.Disputes)
+		add("  disputes", t.Disputes, "")
 	}
 	if t.Other != 0 {
-		add("  other", t.Other)
+		add("  other", t.Other, "")
 	}
-	add("  fees", -t.Fees)
-	add("  net", t.Net)
+	add("  fees", -t.Fees, "")
+	add("  net", t.Net, "")
 
-	width := 0
+	width, amountWidth := 0, 0
 	for _, rw := range rows {
-		width = max(width, len(rw.label))
-	}
-	amountWidth := 0
-	for _, rw := range rows {
-		amountWidth = max(amountWidth, len(rw.amount))
+		if rw.amount != "" {
+			width = max(width, len(rw.label))
+			amountWidth = max(amountWidth, len(rw.amount))
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "deposit %s: %s, arriving %s\n", r.Payout, money(r.Amount, cur), d.ArrivalDate.UTC().Format(time.DateOnly))
 	for _, rw := range rows {
-		if rw.amount == "" {
+		switch {
+		case rw.amount == "":
 			fmt.Fprintf(&b, "%s\n", rw.label)
-			continue
+		case rw.note == "":
+			fmt.Fprintf(&b, "%-*s  %*s %s\n", width, rw.label, amountWidth, rw.amount, strings.ToUpper(cur))
+		default:
+			fmt.Fprintf(&b, "%-*s  %*s %s  %s\n", width, rw.label, amountWidth, rw.amount, strings.ToUpper(cur), rw.note)
 		}
-		fmt.Fprintf(&b, "%-*s  %*s %s\n", width, rw.label, amountWidth, rw.amount, strings.ToUpper(cur))
 	}
 	if t.Balanced {
 		fmt.Fprintf(&b, "  balances: yes (the %d lines net %s, the deposit's amount)", t.Lines, money(t.Net, cur))
@@ -234,9 +244,20 @@ func DepositText(r Record) string {
 	return b.String()
 }
 
-// lineLabel is a deposit line's ids as printed: a charge with the invoice and customer it paid, a
-// refund with its charge, invoice and customer, another line with its source.
-func lineLabel(l DepositLine) string {
+// feeNote says what a fee withheld on a line is.
+func feeNote(l DepositLine) string {
+	switch l.ReportingCategory {
+	case categoryCharge:
+		return "Stripe's fee on the charge"
+	case categoryDispute, categoryDisputeReversal:
+		return "Stripe's dispute fee"
+	}
+	return "Stripe's fee on the " + l.Type
+}
+
+// lineLabel is a deposit line's Stripe id and what ties it: a charge and the invoice and customer
+// it paid, a refund and the charge, invoice and customer it returns money of, another line's source.
+func lineLabel(l DepositLine) (id, note string) {
 	ties := func(parts ...string) string {
 		var out []string
 		for i := 0; i+1 < len(parts); i += 2 {
@@ -249,17 +270,13 @@ func lineLabel(l DepositLine) string {
 	switch l.ReportingCategory {
 	case categoryCharge:
 		if l.Invoice == "" {
-			tie := "no invoice"
-			if l.Customer != "" {
-				tie += ", customer " + l.Customer
-			}
-			return dash(l.Charge) + "  " + tie
+			return dash(l.Charge), strings.TrimSuffix("no invoice, "+ties("customer", l.Customer), ", ")
 		}
-		return dash(l.Charge) + "  " + ties("invoice", l.Invoice, "customer", l.Customer)
+		return dash(l.Charge), ties("invoice", l.Invoice, "customer", l.Customer)
 	case categoryRefund, categoryRefundFailure:
-		return dash(l.Refund) + "  " + ties("of", l.Charge, "invoice", l.Invoice, "customer", l.Customer)
+		return dash(l.Refund), ties("of", l.Charge, "invoice", l.Invoice, "customer", l.Customer)
 	case categoryDispute, categoryDisputeReversal:
-		return dash(l.Dispute) + "  " + ties("on", l.Charge, "invoice", l.Invoice, "customer", l.Customer)
+		return dash(l.Dispute), ties("on", l.Charge, "invoice", l.Invoice, "customer", l.Customer)
 	}
-	return l.Type + " " + dash(l.Source) + "  " + l.BalanceTransaction
+	return l.BalanceTransaction, strings.TrimSuffix(l.Type+" "+l.Source, " ")
 }
