@@ -159,7 +159,7 @@ func run() error {
 	}
 
 	if emu != nil {
-		step("Stripe requests the operator made (emulator counters)")
+		step("Stripe requests the emulator served: the operator's, the relay's (backfill, ledger reads) and the demo's own (the tenant's month)")
 		printStats(emu.Stats())
 	}
 
