@@ -49,9 +49,13 @@ lint: $(GOLANGCI_LINT) ## Run the linters configured in .golangci.yml.
 envtest-assets: ## Build (or find) kube-apiserver, etcd and kubectl for envtest; prints their folder.
 	@bash hack/envtest-assets.sh
 
+.PHONY: postgres
+postgres: ## Make sure PostgreSQL's server binaries are installed (the relay's PostgreSQL store tests start a private server).
+	@bash hack/postgres.sh >/dev/null
+
 .PHONY: test
-test: manifests generate fmt vet lint envtest-assets ## Lint, then every test on the real control plane and the Stripe emulator.
-	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test $(TEST_PKGS) -count=1 -timeout 20m $(TEST_ARGS)
+test: manifests generate fmt vet lint envtest-assets postgres ## Lint, then every test on the real control plane, the Stripe emulator and a private PostgreSQL.
+	PG_BINDIR="$$(bash hack/postgres.sh)" KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test $(TEST_PKGS) -count=1 -timeout 20m $(TEST_ARGS)
 
 # api and config cover every output (config/relay/rbac included); git status, not git diff, so that a
 # generated file never committed (untracked) fails too.
