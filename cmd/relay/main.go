@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -50,6 +51,7 @@ type flags struct {
 	intakeAddr       string
 	internalAddr     string
 	dataDir          string
+	postgresDSNFile  string
 	secretNamespaces string
 	backfillInterval time.Duration
 	tolerance        time.Duration
@@ -64,6 +66,7 @@ func run() error {
 	flag.StringVar(&f.intakeAddr, "intake-bind-address", ":8080", "Address of Stripe's POSTs to /stripe/{namespace}/{endpoint} (plain HTTP, behind the cluster's TLS Ingress).")
 	flag.StringVar(&f.internalAddr, "internal-bind-address", ":8081", "Address of /healthz, /readyz, /metrics and the operator's /notifications feed (in-cluster only).")
 	flag.StringVar(&f.dataDir, "data-dir", "/var/lib/stripe-relay", "Folder of the SQLite database (a PersistentVolume).")
+	flag.StringVar(&f.postgresDSNFile, "postgres-dsn-file", "", "File holding a PostgreSQL connection string (a mounted Secret's key): the store is then PostgreSQL, shared by the relay's replicas, instead of SQLite in --data-dir.")
 	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (read for backfill).")
 	flag.DurationVar(&f.backfillInterval, "backfill-interval", backfill.DefaultInterval, "How often /v1/events is listed for what the relay missed (also once at start).")
 	flag.DurationVar(&f.tolerance, "webhook-tolerance", stripeapi.DefaultWebhookTolerance, "How far a Stripe-Signature timestamp may be from now, either way.")
@@ -99,10 +102,7 @@ func run() error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(f.dataDir, "relay.db"), store.SQLiteOptions{})
+	db, err := openStore(context.Background(), f)
 	if err != nil {
 		return err
 	}
@@ -186,6 +186,21 @@ func run() error {
 		return fmt.Errorf("run relay: %w", err)
 	}
 	return nil
+}
+
+// openStore opens PostgreSQL when --postgres-dsn-file names one, else SQLite in --data-dir.
+func openStore(ctx context.Context, f flags) (*store.DB, error) {
+	if f.postgresDSNFile != "" {
+		dsn, err := os.ReadFile(f.postgresDSNFile)
+		if err != nil {
+			return nil, fmt.Errorf("--postgres-dsn-file: %w", err)
+		}
+		return store.OpenPostgres(ctx, strings.TrimSpace(string(dsn)), store.PostgresOptions{})
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return store.OpenSQLite(ctx, filepath.Join(f.dataDir, "relay.db"), store.SQLiteOptions{})
 }
 
 // shutdownGrace bounds how long the requests in flight get to finish (each is answered after its

@@ -91,7 +91,7 @@ func (s *testSink) snapshot() (acked map[string]int, bad int) {
 }
 
 type rig struct {
-	store *store.SQLite
+	store *store.DB
 	d     *Deliverer
 	stop  func()
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
 )
 
-func openStore(t *testing.T) *store.SQLite {
+func openStore(t *testing.T) *store.DB {
 	t.Helper()
 	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "relay.db"), store.SQLiteOptions{})
 	if err != nil {

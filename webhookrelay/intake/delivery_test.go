@@ -52,7 +52,7 @@ func (h *hookStore) Put(ctx context.Context, ev store.Event, dests []string) (st
 }
 
 // openDB opens the real SQLite store at path, closed at the end of the test.
-func openDB(t *testing.T, path string) *store.SQLite {
+func openDB(t *testing.T, path string) *store.DB {
 	t.Helper()
 	db, err := store.OpenSQLite(context.Background(), path, store.SQLiteOptions{})
 	if err != nil {

@@ -12,11 +12,11 @@ import (
 	"testing"
 )
 
-// TestPayloadBytesExact pins that the payload comes back byte for byte: the intake stores what Stripe
+// suitePayloadBytesExact pins that the payload comes back byte for byte: the intake stores what Stripe
 // signed, so that anything re-verifying or re-delivering it sees the signed bytes. An authentic event
 // may carry any bytes VerifyEvent accepts, including invalid UTF-8 inside a JSON string (encoding/json
 // accepts it).
-func TestPayloadBytesExact(t *testing.T) {
+func suitePayloadBytesExact(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	cases := []struct {
@@ -52,11 +52,11 @@ func clip(b []byte) []byte {
 	return b
 }
 
-// TestPutCancelledThenRetried pins the contract of a Put that fails because its caller went away (the
+// suitePutCancelledThenRetried pins the contract of a Put that fails because its caller went away (the
 // intake's request context, when Stripe's connection drops): the event is then either not committed or
 // committed in full with its outbox, never half; the retry is Stored in the first case and Duplicate
 // in the second, and the event is stored once.
-func TestPutCancelledThenRetried(t *testing.T) {
+func suitePutCancelledThenRetried(t *testing.T) {
 	for attempt := range 20 { // Put's selects pick at random between the cancellation and the writer
 		t.Run(fmt.Sprint(attempt), func(t *testing.T) {
 			s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func dueIDs(t *testing.T, s *SQLite, dest string, now time.Time) []string {
+func dueIDs(t *testing.T, s *DB, dest string, now time.Time) []string {
 	t.Helper()
 	due, err := s.Due(context.Background(), dest, now, 100, nil)
 	if err != nil {
@@ -21,10 +21,10 @@ func dueIDs(t *testing.T, s *SQLite, dest string, now time.Time) []string {
 	return ids
 }
 
-// TestDeliveryLifecycle pins the outbox's states: rows are due at once in the destination's seq
+// suiteDeliveryLifecycle pins the outbox's states: rows are due at once in the destination's seq
 // order; a failure waits for its next attempt; delivered and dead rows are never due again; counts
 // and the oldest pending event follow; an outcome for a row no longer pending is not applied.
-func TestDeliveryLifecycle(t *testing.T) {
+func suiteDeliveryLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	for i := range 3 {
@@ -67,9 +67,9 @@ func TestDeliveryLifecycle(t *testing.T) {
 	}
 }
 
-// TestReplay pins replay: dead letters only, or every row in the range, delivered rows included;
+// suiteReplay pins replay: dead letters only, or every row in the range, delivered rows included;
 // never another destination's rows; carried out once per request id.
-func TestReplay(t *testing.T) {
+func suiteReplay(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name         string
@@ -119,9 +119,9 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-// TestHeldAndRerouted pins the region hold: a held event owes nothing to anyone (not due anywhere,
+// suiteHeldAndRerouted pins the region hold: a held event owes nothing to anyone (not due anywhere,
 // kept by Prune), and Reroute gives it its destinations exactly once.
-func TestHeldAndRerouted(t *testing.T) {
+func suiteHeldAndRerouted(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	if _, err := s.Put(ctx, event("evt_held", t0), []string{Held}); err != nil {
@@ -150,9 +150,9 @@ func TestHeldAndRerouted(t *testing.T) {
 	}
 }
 
-// TestPruneDeliveredRows pins retention with deliveries: an old event whose rows are all delivered or
+// suitePruneDeliveredRows pins retention with deliveries: an old event whose rows are all delivered or
 // dead goes with its rows; one still owed stays.
-func TestPruneDeliveredRows(t *testing.T) {
+func suitePruneDeliveredRows(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	for _, id := range []string{"evt_delivered", "evt_owed", "evt_newest"} {
@@ -171,5 +171,38 @@ func TestPruneDeliveredRows(t *testing.T) {
 	}
 	if c, _ := s.Counts(ctx, "ns/gl"); c.Delivered != 0 || c.Pending != 2 {
 		t.Fatalf("counts after prune %+v", c)
+	}
+}
+
+// suiteConcurrentDestinationSeq pins the destination's numbering under concurrent Puts (PostgreSQL's
+// writers are concurrent transactions): every row gets its own seq, 1..n, none shared, none lost.
+func suiteConcurrentDestinationSeq(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
+	const n = 64
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.Put(ctx, event(fmt.Sprintf("evt_c%02d", i), t0), []string{"ns/gl", "ns/audit"})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dest := range []string{"ns/gl", "ns/audit"} {
+		due, err := s.Due(ctx, dest, t0.Add(time.Hour), 2*n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		for _, d := range due {
+			seen[d.Seq] = true
+		}
+		if len(due) != n || len(seen) != n || !seen[1] || !seen[n] {
+			t.Fatalf("%s: %d rows, %d distinct seqs (want 1..%d)", dest, len(due), len(seen), n)
+		}
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// TestSinceFollowsArrival pins the feed's read: Seq numbers events in the order the store committed
+// suiteSinceFollowsArrival pins the feed's read: Seq numbers events in the order the store committed
 // them (duplicates take none), Since pages through them in that order, and the numbering continues
 // after a reopen and after a prune (the newest event is never pruned, so a reader's cursor stays
 // valid).
-func TestSinceFollowsArrival(t *testing.T) {
+func suiteSinceFollowsArrival(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "relay.db")
 	s := openTest(t, path)
@@ -55,8 +55,8 @@ func TestSinceFollowsArrival(t *testing.T) {
 	}
 }
 
-// TestCursor pins backfill's bookmark: absent until set, then the last value set, per source.
-func TestCursor(t *testing.T) {
+// suiteCursor pins backfill's bookmark: absent until set, then the last value set, per source.
+func suiteCursor(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	if _, ok, err := s.Cursor(ctx, "conn/platform"); err != nil || ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,24 +26,30 @@ type SQLiteOptions struct {
 	driver string
 }
 
-// SQLite is the embedded engine: one file in WAL mode, written by one goroutine that commits the Puts
-// waiting at that moment in one transaction (group commit), so N concurrent Puts cost one fsync, not
-// N; reads run on their own connections beside the writer (WAL readers do not block it).
-type SQLite struct {
-	write *sql.DB // one connection: SQLite has one writer; the batching goroutine and Prune share it
+// DB is the store over database/sql, on one of two engines with one schema and one set of
+// statements:
+//   - SQLite (OpenSQLite), embedded: one file in WAL mode, written by one goroutine that commits the
+//     writes waiting at that moment in one transaction (group commit), so N concurrent Puts cost one
+//     fsync, not N; reads run on their own connections beside the writer (WAL readers do not block it);
+//   - PostgreSQL (OpenPostgres), for several relay replicas: each write its own transaction
+//     (PostgreSQL groups the commits' WAL flushes itself), events numbered by a sequence, a
+//     destination's rows numbered under an advisory lock per destination.
+type DB struct {
+	write *sql.DB // SQLite: one connection (one writer; the batching goroutine and Prune share it)
 	read  *sql.DB
 	ins   *sql.Stmt
 	out   *sql.Stmt
+	pg    bool
 
 	maxBatch int
-	lastSeq  int64 // the writer goroutine's alone, after init
+	lastSeq  int64 // the SQLite writer goroutine's alone, after init
 	reqs     chan *writeReq
 	quit     chan struct{}
 	done     sync.WaitGroup
 	once     sync.Once
 }
 
-var _ Store = (*SQLite)(nil)
+var _ Store = (*DB)(nil)
 
 // writeReq is one operation for the writer goroutine: a Put, or recording delivery outcomes. The
 // writer runs every request waiting at that moment in one transaction (group commit).
@@ -57,11 +64,12 @@ type writeTx struct {
 	*sql.Tx
 	ins, out *sql.Stmt
 	seq      int64
+	pg       bool
 }
 
 // OpenSQLite opens (creating if needed) the database at path, checks that WAL mode took, and applies
 // Schema.
-func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*DB, error) {
 	syncMode := strings.ToUpper(opts.Synchronous)
 	if syncMode == "" {
 		syncMode = "FULL"
@@ -98,7 +106,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, 
 		return nil, fmt.Errorf("sqlite %s: open reader: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	s := &SQLite{write: write, read: read, maxBatch: opts.MaxBatch, reqs: make(chan *writeReq), quit: make(chan struct{})}
+	s := &DB{write: write, read: read, maxBatch: opts.MaxBatch, reqs: make(chan *writeReq), quit: make(chan struct{})}
 	if err := s.init(ctx, path); err != nil {
 		_ = write.Close()
 		_ = read.Close()
@@ -109,7 +117,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLite, 
 	return s, nil
 }
 
-func (s *SQLite) init(ctx context.Context, path string) error {
+func (s *DB) init(ctx context.Context, path string) error {
 	var mode string
 	if err := s.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return fmt.Errorf("sqlite %s: journal mode: %w", path, err)
@@ -119,10 +127,8 @@ func (s *SQLite) init(ctx context.Context, path string) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite %s: journal mode is %q, not wal", path, mode)
 	}
-	for _, ddl := range Schema {
-		if _, err := s.write.ExecContext(ctx, ddl); err != nil {
-			return fmt.Errorf("sqlite %s: schema: %w", path, err)
-		}
+	if err := migrate(ctx, s.write, false); err != nil {
+		return fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	if err := s.write.QueryRowContext(ctx, sqlLatestSeq).Scan(&s.lastSeq); err != nil {
 		return fmt.Errorf("sqlite %s: latest seq: %w", path, err)
@@ -138,7 +144,7 @@ func (s *SQLite) init(ctx context.Context, path string) error {
 }
 
 // Put implements Store. It hands the event to the writer and waits for its transaction's commit.
-func (s *SQLite) Put(ctx context.Context, ev Event, destinations []string) (PutResult, error) {
+func (s *DB) Put(ctx context.Context, ev Event, destinations []string) (PutResult, error) {
 	if ev.ID == "" {
 		return 0, errors.New("put: event without id")
 	}
@@ -151,8 +157,12 @@ func (s *SQLite) Put(ctx context.Context, ev Event, destinations []string) (PutR
 	return res, err
 }
 
-// submit hands apply to the writer and waits for its batch's commit.
-func (s *SQLite) submit(ctx context.Context, what string, apply func(ctx context.Context, tx *writeTx) error) error {
+// submit hands apply to the writer and waits for its batch's commit (SQLite), or runs it in a
+// transaction of its own (PostgreSQL).
+func (s *DB) submit(ctx context.Context, what string, apply func(ctx context.Context, tx *writeTx) error) error {
+	if s.pg {
+		return s.transact(ctx, what, apply)
+	}
 	r := &writeReq{apply: apply, resp: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
@@ -174,7 +184,7 @@ func (s *SQLite) submit(ctx context.Context, what string, apply func(ctx context
 // writer takes a request, then every request already waiting (up to maxBatch), and commits them in
 // one transaction. It never waits to fill a batch: a lone Put pays one commit's latency, and
 // batches grow only while a commit is in progress, i.e. exactly when there is load.
-func (s *SQLite) writer() {
+func (s *DB) writer() {
 	defer s.done.Done()
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for {
@@ -203,7 +213,7 @@ func (s *SQLite) writer() {
 // commit runs one transaction for the batch. A failure fails every request of the batch (all roll
 // back together), which is safe: each Put's caller answers Stripe non-2xx and the retries land again,
 // and an outcome not recorded is attempted again (at least once).
-func (s *SQLite) commit(batch []*writeReq) error {
+func (s *DB) commit(batch []*writeReq) error {
 	ctx := context.Background() // the batch outlives any one caller's context
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -224,8 +234,14 @@ func (s *SQLite) commit(batch []*writeReq) error {
 }
 
 func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (PutResult, error) {
-	res, err := tx.ins.ExecContext(ctx, ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
-		ev.Created.Unix(), ev.ReceivedAt.UnixMilli(), string(ev.Payload), tx.seq+1)
+	args := []any{ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
+		ev.Created.Unix(), ev.ReceivedAt.UnixMilli()}
+	if tx.pg {
+		args = append(args, ev.Payload) // BYTEA; the sequence numbers the event
+	} else {
+		args = append(args, string(ev.Payload), tx.seq+1)
+	}
+	res, err := tx.ins.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, fmt.Errorf("put %s: insert event: %w", ev.ID, err)
 	}
@@ -245,6 +261,17 @@ func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (
 
 // insertOutbox adds the event's rows: pending and due at once, or held for Held.
 func insertOutbox(ctx context.Context, tx *writeTx, eventID string, destinations []string, at time.Time) error {
+	if tx.pg {
+		// A destination's next seq is read and taken in one statement, but two transactions may
+		// read the same one: they take the destination's advisory lock first, in sorted order (no
+		// deadlock), held until the commit.
+		sorted := slices.Sorted(slices.Values(destinations))
+		for _, d := range sorted {
+			if _, err := tx.ExecContext(ctx, sqlLockDestinationPG, d); err != nil {
+				return fmt.Errorf("outbox %s: lock: %w", d, err)
+			}
+		}
+	}
 	for _, d := range destinations {
 		state := StatePending
 		if d == Held {
@@ -258,7 +285,7 @@ func insertOutbox(ctx context.Context, tx *writeTx, eventID string, destinations
 }
 
 // Get implements Store.
-func (s *SQLite) Get(ctx context.Context, id string) (Event, error) {
+func (s *DB) Get(ctx context.Context, id string) (Event, error) {
 	ev, err := scanEvent(s.read.QueryRowContext(ctx, sqlGetEvent, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
@@ -270,7 +297,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Event, error) {
 }
 
 // Since implements Store.
-func (s *SQLite) Since(ctx context.Context, after int64, limit int) ([]Event, error) {
+func (s *DB) Since(ctx context.Context, after int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -294,7 +321,7 @@ func (s *SQLite) Since(ctx context.Context, after int64, limit int) ([]Event, er
 }
 
 // LatestSeq implements Store.
-func (s *SQLite) LatestSeq(ctx context.Context) (int64, error) {
+func (s *DB) LatestSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.read.QueryRowContext(ctx, sqlLatestSeq).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("latest seq: %w", err)
@@ -303,7 +330,7 @@ func (s *SQLite) LatestSeq(ctx context.Context) (int64, error) {
 }
 
 // Cursor implements Store.
-func (s *SQLite) Cursor(ctx context.Context, source string) (time.Time, bool, error) {
+func (s *DB) Cursor(ctx context.Context, source string) (time.Time, bool, error) {
 	var until int64
 	err := s.read.QueryRowContext(ctx, sqlCursor, source).Scan(&until)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -317,7 +344,7 @@ func (s *SQLite) Cursor(ctx context.Context, source string) (time.Time, bool, er
 
 // SetCursor implements Store. It goes through the writer's connection (SQLite's one writer), beside
 // the batching goroutine, as Prune does.
-func (s *SQLite) SetCursor(ctx context.Context, source string, t time.Time) error {
+func (s *DB) SetCursor(ctx context.Context, source string, t time.Time) error {
 	if _, err := s.write.ExecContext(ctx, sqlSetCursor, source, t.Unix()); err != nil {
 		return fmt.Errorf("set backfill cursor %s: %w", source, err)
 	}
@@ -341,7 +368,7 @@ func scanEvent(row rowScanner) (Event, error) {
 }
 
 // Outbox implements Store.
-func (s *SQLite) Outbox(ctx context.Context, id string) ([]string, error) {
+func (s *DB) Outbox(ctx context.Context, id string) ([]string, error) {
 	rows, err := s.read.QueryContext(ctx, sqlOutbox, id)
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", id, err)
@@ -362,7 +389,7 @@ func (s *SQLite) Outbox(ctx context.Context, id string) ([]string, error) {
 }
 
 // Count implements Store.
-func (s *SQLite) Count(ctx context.Context) (int64, error) {
+func (s *DB) Count(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.read.QueryRowContext(ctx, sqlCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count: %w", err)
@@ -372,7 +399,7 @@ func (s *SQLite) Count(ctx context.Context) (int64, error) {
 
 // Prune implements Store. It deletes in batches of 1000 events, each its own transaction through the
 // writer, so the Puts interleave with a large prune instead of waiting for all of it.
-func (s *SQLite) Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error) {
+func (s *DB) Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error) {
 	if retention < MinRetention {
 		return 0, fmt.Errorf("prune: %s: %w", retention, ErrRetentionTooShort)
 	}
@@ -404,7 +431,7 @@ func (s *SQLite) Prune(ctx context.Context, now time.Time, retention time.Durati
 	}
 }
 
-func (s *SQLite) pruneCandidates(ctx context.Context, cutoff int64) ([]string, error) {
+func (s *DB) pruneCandidates(ctx context.Context, cutoff int64) ([]string, error) {
 	rows, err := s.read.QueryContext(ctx, sqlPruneCandidates, cutoff)
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
@@ -425,12 +452,16 @@ func (s *SQLite) pruneCandidates(ctx context.Context, cutoff int64) ([]string, e
 }
 
 // Close implements Store: it stops the writer after the batch in progress and closes the database.
-func (s *SQLite) Close() error {
+func (s *DB) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.quit)
-		s.done.Wait()
-		err = errors.Join(s.ins.Close(), s.out.Close(), s.read.Close(), s.write.Close())
+		s.done.Wait() // SQLite's writer; PostgreSQL has none
+		closers := []error{s.ins.Close(), s.out.Close(), s.write.Close()}
+		if s.read != s.write {
+			closers = append(closers, s.read.Close())
+		}
+		err = errors.Join(closers...)
 		if err != nil {
 			err = fmt.Errorf("close: %w", err)
 		}

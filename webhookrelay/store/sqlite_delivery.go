@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-var _ Deliveries = (*SQLite)(nil)
+var _ Deliveries = (*DB)(nil)
 
 // Due implements Deliveries.
-func (s *SQLite) Due(ctx context.Context, destination string, now time.Time, limit int, skip map[string]bool) ([]Delivery, error) {
+func (s *DB) Due(ctx context.Context, destination string, now time.Time, limit int, skip map[string]bool) ([]Delivery, error) {
 	rows, err := s.read.QueryContext(ctx, sqlDue, destination, now.UnixMilli(), limit+len(skip))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries of %s: %w", destination, err)
@@ -45,7 +45,7 @@ func (s *SQLite) Due(ctx context.Context, destination string, now time.Time, lim
 }
 
 // NextDue implements Deliveries.
-func (s *SQLite) NextDue(ctx context.Context, destination string) (time.Time, bool, error) {
+func (s *DB) NextDue(ctx context.Context, destination string) (time.Time, bool, error) {
 	var next sql.NullInt64
 	if err := s.read.QueryRowContext(ctx, sqlNextDue, destination).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due of %s: %w", destination, err)
@@ -59,7 +59,7 @@ func (s *SQLite) NextDue(ctx context.Context, destination string) (time.Time, bo
 // Record implements Deliveries. Outcomes of concurrent attempts share the Puts' group commit: one
 // fsync for a batch, not one per delivery. Only a pending row is changed, so an outcome arriving after
 // a replay or a reroute is not applied to what they did.
-func (s *SQLite) Record(ctx context.Context, outcomes ...Outcome) error {
+func (s *DB) Record(ctx context.Context, outcomes ...Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -88,7 +88,7 @@ func (s *SQLite) Record(ctx context.Context, outcomes ...Outcome) error {
 }
 
 // Counts implements Deliveries.
-func (s *SQLite) Counts(ctx context.Context, destination string) (DestinationCounts, error) {
+func (s *DB) Counts(ctx context.Context, destination string) (DestinationCounts, error) {
 	rows, err := s.read.QueryContext(ctx, sqlCountsByState, destination)
 	if err != nil {
 		return DestinationCounts{}, fmt.Errorf("counts of %s: %w", destination, err)
@@ -129,7 +129,7 @@ func (s *SQLite) Counts(ctx context.Context, destination string) (DestinationCou
 }
 
 // HeldEvents implements Deliveries.
-func (s *SQLite) HeldEvents(ctx context.Context, limit int) ([]Event, error) {
+func (s *DB) HeldEvents(ctx context.Context, limit int) ([]Event, error) {
 	rows, err := s.read.QueryContext(ctx, sqlHeld, limit)
 	if err != nil {
 		return nil, fmt.Errorf("held events: %w", err)
@@ -150,7 +150,7 @@ func (s *SQLite) HeldEvents(ctx context.Context, limit int) ([]Event, error) {
 }
 
 // Reroute implements Deliveries.
-func (s *SQLite) Reroute(ctx context.Context, eventID string, destinations []string, now time.Time) error {
+func (s *DB) Reroute(ctx context.Context, eventID string, destinations []string, now time.Time) error {
 	if slices.Contains(destinations, Held) {
 		return nil // still undecidable: stays held
 	}
@@ -175,7 +175,7 @@ func (s *SQLite) Reroute(ctx context.Context, eventID string, destinations []str
 
 // Replay implements Deliveries: the selection, the requeue and the record that the request was
 // carried out are one transaction, so a replay retried after a crash is not carried out twice.
-func (s *SQLite) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error) {
+func (s *DB) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error) {
 	var result ReplayResult
 	err := s.submit(ctx, "replay "+req.ID, func(ctx context.Context, tx *writeTx) error {
 		result = ReplayResult{}

@@ -13,13 +13,22 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func openTest(t testing.TB, path string) *SQLite {
+// openTest opens the store at path (a file for SQLite, a database named after it for PostgreSQL)
+// on the engine under test, closed when the test ends.
+func openTest(t testing.TB, path string) *DB {
 	t.Helper()
-	s, err := OpenSQLite(context.Background(), path, SQLiteOptions{})
+	s := openUnmanaged(t, path)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openUnmanaged opens the store without closing it at the end (the test closes it).
+func openUnmanaged(t testing.TB, path string) *DB {
+	t.Helper()
+	s, err := engineUnderTest.open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -37,9 +46,9 @@ func mustCount(t *testing.T, s Store, want int64) {
 	}
 }
 
-// TestPut pins Put's idempotency: a new id is stored with its outbox rows, the same id again is a
+// suitePut pins Put's idempotency: a new id is stored with its outbox rows, the same id again is a
 // Duplicate that changes nothing (not even the outbox).
-func TestPut(t *testing.T) {
+func suitePut(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name  string
@@ -74,8 +83,8 @@ func TestPut(t *testing.T) {
 	}
 }
 
-// TestGetRoundTrip pins that every field comes back as put, and a missing id is ErrNotFound.
-func TestGetRoundTrip(t *testing.T) {
+// suiteGetRoundTrip pins that every field comes back as put, and a missing id is ErrNotFound.
+func suiteGetRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	want := event("evt_rt", t0)
@@ -97,9 +106,9 @@ func TestGetRoundTrip(t *testing.T) {
 	}
 }
 
-// TestConcurrentPutsSameID pins exactly-once storage when Stripe's retries (or two relay handlers)
+// suiteConcurrentPutsSameID pins exactly-once storage when Stripe's retries (or two relay handlers)
 // race: of 32 concurrent Puts of one id, exactly one is Stored and the outbox holds one row set.
-func TestConcurrentPutsSameID(t *testing.T) {
+func suiteConcurrentPutsSameID(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	const n = 32
@@ -129,15 +138,12 @@ func TestConcurrentPutsSameID(t *testing.T) {
 	}
 }
 
-// TestReopenKeepsEverything pins durability across a restart: what Put acknowledged is there after
+// suiteReopenKeepsEverything pins durability across a restart: what Put acknowledged is there after
 // Close and OpenSQLite, and ids are still deduplicated.
-func TestReopenKeepsEverything(t *testing.T) {
+func suiteReopenKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "relay.db")
-	s, err := OpenSQLite(ctx, path, SQLiteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openUnmanaged(t, path)
 	for i := range 50 {
 		if _, err := s.Put(ctx, event(fmt.Sprintf("evt_%02d", i), t0), []string{"gl"}); err != nil {
 			t.Fatal(err)
@@ -159,9 +165,9 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 }
 
-// TestPrune pins retention: events older than the retention and owing nothing go; younger ones and
+// suitePrune pins retention: events older than the retention and owing nothing go; younger ones and
 // ones with outbox rows stay; a retention under 30 days is refused.
-func TestPrune(t *testing.T) {
+func suitePrune(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(90 * 24 * time.Hour)
 	cases := []struct {

@@ -34,6 +34,7 @@ type Event struct {
 	ID string
 	// Seq is the store's order of arrival (1, 2, …; set by Put, ignored in its argument): what the
 	// operator's notification feed (Since) follows, since Stripe's own order is not arrival order.
+	// SQLite numbers without gaps; PostgreSQL's sequence may skip a number (a rolled-back write).
 	Seq int64
 	// Endpoint is the relay endpoint key the event arrived on (namespace/name), or where backfill
 	// found it.
@@ -99,9 +100,10 @@ type Store interface {
 	Close() error
 }
 
-// Schema is the DDL every engine applies (idempotent). TEXT for the payload rather than BLOB/BYTEA so
-// one schema serves both engines: Stripe's payload is UTF-8 JSON.
-var Schema = []string{
+// schemaV1 is the DDL of schema version 1, which every engine applies (see migrate). The payload's
+// type is the one word the engines differ in: TEXT in SQLite (which keeps any bytes), BYTEA in
+// PostgreSQL (whose TEXT refuses invalid UTF-8 and NUL: the relay stores exactly what was signed).
+var schemaV1 = []string{
 	`CREATE TABLE IF NOT EXISTS events (
 	id          TEXT    NOT NULL PRIMARY KEY,
 	seq         BIGINT  NOT NULL,
@@ -113,7 +115,7 @@ var Schema = []string{
 	object_id   TEXT    NOT NULL,
 	created     BIGINT  NOT NULL,
 	received_at BIGINT  NOT NULL,
-	payload     TEXT    NOT NULL
+	payload     ` + payloadType + ` NOT NULL
 )`,
 	`CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at)`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (seq)`,
@@ -152,7 +154,13 @@ var Schema = []string{
 
 // The statements both engines run.
 const (
-	sqlInsertEvent = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
+	// The NOT EXISTS keeps a duplicate (Stripe's retry) from drawing a number; numbers are still
+	// skipped by a rolled-back write or two replicas racing with one id.
+	sqlInsertEventPG = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
+	received_at, payload, seq) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nextval('events_seq')
+	WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = $1) ON CONFLICT (id) DO NOTHING`
+	sqlLockDestinationPG = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
+	sqlInsertEvent       = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
 	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
 	// The destination's next seq in the same statement, so every writer (the intake, a reroute of
 	// a held event) numbers rows the same way.

@@ -45,7 +45,7 @@ func sinkKey(i int) string { return "bench/sink-" + strconv.Itoa(i) }
 
 // deliverHandler is the server side of a delivery phase: the intake with the Deliverer behind it.
 // stop ends the Deliverer and waits for its workers.
-func deliverHandler(st *store.SQLite, timed store.Store, o serveOptions) (http.Handler, func(), error) {
+func deliverHandler(st *store.DB, timed store.Store, o serveOptions) (http.Handler, func(), error) {
 	if o.sinkURLs == "" || o.sinkSecret == "" {
 		return nil, nil, fmt.Errorf("-serve %s needs -serve-sink-urls and -serve-sink-secret", modeDeliver)
 	}

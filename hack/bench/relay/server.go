@@ -121,7 +121,7 @@ func runServer(o serveOptions) error {
 
 // serverHandler builds what the server of o.mode serves: its store (nil for bare, closed by the caller)
 // and, for deliver, the function that stops the Deliverer and waits for it.
-func serverHandler(ctx context.Context, o serveOptions) (http.Handler, *store.SQLite, func(), error) {
+func serverHandler(ctx context.Context, o serveOptions) (http.Handler, *store.DB, func(), error) {
 	switch o.mode {
 	case modeBare:
 		return bareHandler(o.secret), nil, nil, nil

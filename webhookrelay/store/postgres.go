@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+)
+
+// PostgresOptions tune the PostgreSQL engine.
+type PostgresOptions struct {
+	// MaxConns bounds the pool (default 20).
+	MaxConns int
+}
+
+// OpenPostgres connects to the database at dsn (a libpq URL or key=value string), applies the
+// schema's missing versions (serialized across replicas starting at once) and returns the store. The
+// relay's replicas share it: an event id is stored once whichever replica Stripe reached.
+func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 20
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, db, true); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &DB{write: db, read: db, pg: true, quit: make(chan struct{})}
+	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: prepare insert: %w", err)
+	}
+	if s.out, err = db.PrepareContext(ctx, sqlInsertOutbox); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: prepare outbox: %w", err)
+	}
+	return s, nil
+}
+
+// transact runs apply in a transaction of its own (PostgreSQL).
+func (s *DB) transact(ctx context.Context, what string, apply func(ctx context.Context, tx *writeTx) error) error {
+	select {
+	case <-s.quit:
+		return fmt.Errorf("%s: %w", what, ErrClosed)
+	default:
+	}
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", what, err)
+	}
+	tx := &writeTx{Tx: sqlTx, ins: sqlTx.StmtContext(ctx, s.ins), out: sqlTx.StmtContext(ctx, s.out), pg: true}
+	if err := apply(ctx, tx); err != nil {
+		return errors.Join(err, sqlTx.Rollback())
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", what, err)
+	}
+	return nil
+}
