@@ -45,6 +45,7 @@ type flags struct {
 	metricsSecure    bool
 	probeAddr        string
 	leaderElect      bool
+	leaderElectionNS string
 	clusterID        string
 	secretNamespaces string
 	resync           time.Duration
@@ -60,6 +61,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over https with Kubernetes authentication and authorization.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease; empty: the pod's own namespace (required out of cluster with --leader-elect).")
 	flag.StringVar(&f.clusterID, "cluster-id", "", "Id written into the tags of every Stripe object; default: the UID of the kube-system namespace.")
 	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (the only Secrets the operator reads).")
 	flag.DurationVar(&f.resync, "resync-period", 10*time.Hour, "How often an object in sync is observed again (jittered by up to 10%).")
@@ -114,11 +116,12 @@ func run() error {
 		secretCache[ns] = cache.Config{}
 	}
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOptions,
-		HealthProbeBindAddress: f.probeAddr,
-		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "stripe-operator.payments.cloudip.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsOptions,
+		HealthProbeBindAddress:  f.probeAddr,
+		LeaderElection:          f.leaderElect,
+		LeaderElectionID:        "stripe-operator.payments.cloudip.io",
+		LeaderElectionNamespace: f.leaderElectionNS,
 		// Secrets are watched only where API keys may live: least privilege, and no cluster-wide
 		// Secret cache in memory. managedFields are dropped from every cached object: the operator
 		// never reads them (it writes by merge patch and server-side apply), and they are a third of
