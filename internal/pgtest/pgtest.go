@@ -126,11 +126,18 @@ func (s *Server) run() error {
 }
 
 // Restart starts a killed or stopped server again on the same data and port (a database restart).
+// A killed server's backends may hold its shared memory for a moment, and PostgreSQL then refuses to
+// start: it is tried again for a few seconds.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	if err := s.run(); err != nil {
-		t.Fatal(err)
+	var err error
+	for range 20 {
+		if err = s.run(); err == nil {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
+	t.Fatal(err)
 }
 
 // unprivileged returns the credential to run PostgreSQL with: none when not root, else the postgres

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -30,7 +31,10 @@ type RelayOptions struct {
 	IntakeAddr, InternalAddr string
 	// BackfillInterval (default: the relay's).
 	BackfillInterval time.Duration
-	Log              io.Writer
+	// PostgresDSN, when set, makes the store PostgreSQL (through --postgres-dsn-file) instead of
+	// SQLite in DataDir.
+	PostgresDSN string
+	Log         io.Writer
 }
 
 // StartRelay starts the relay and waits until it is ready (its cache synced, its store open).
@@ -56,6 +60,13 @@ func (e *Env) StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 		"--data-dir", o.DataDir,
 		"--secret-namespaces", o.SecretNamespaces,
 		"--zap-log-level", "info",
+	}
+	if o.PostgresDSN != "" {
+		dsnFile := filepath.Join(o.DataDir, "postgres-dsn")
+		if err := os.WriteFile(dsnFile, []byte(o.PostgresDSN), 0o600); err != nil {
+			return nil, fmt.Errorf("relay: write the DSN file: %w", err)
+		}
+		args = append(args, "--postgres-dsn-file", dsnFile)
 	}
 	if o.BackfillInterval > 0 {
 		args = append(args, "--backfill-interval", o.BackfillInterval.String())

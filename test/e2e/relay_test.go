@@ -66,13 +66,19 @@ func (r *relayRig) in(t *testing.T) *relayRig {
 // points the connection's webhooks at it and waits for both endpoints to be Ready.
 func startRelayRig(t *testing.T) *relayRig {
 	t.Helper()
+	return startRelayRigOn(t, "")
+}
+
+// startRelayRigOn is startRelayRig with the relay's store on PostgreSQL at postgresDSN ("": SQLite).
+func startRelayRigOn(t *testing.T, postgresDSN string) *relayRig {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	logFile, err := os.Create(filepath.Join(dir, "relay.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	options := testenv.RelayOptions{Binary: relayBinary(t), DataDir: dir, SecretNamespaces: controllertest.SecretNamespace, Log: logFile}
+	options := testenv.RelayOptions{Binary: relayBinary(t), DataDir: dir, SecretNamespaces: controllertest.SecretNamespace, Log: logFile, PostgresDSN: postgresDSN}
 	relay, err := env.StartRelay(ctx, options)
 	if err != nil {
 		t.Fatal(err)

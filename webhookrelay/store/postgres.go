@@ -35,7 +35,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{write: db, read: db, pg: true, quit: make(chan struct{})}
+	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, quit: make(chan struct{})}
 	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: prepare insert: %w", err)
@@ -54,7 +54,7 @@ func (s *DB) transact(ctx context.Context, what string, apply func(ctx context.C
 		return fmt.Errorf("%s: %w", what, ErrClosed)
 	default:
 	}
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	sqlTx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", what, err)
 	}
@@ -66,4 +66,21 @@ func (s *DB) transact(ctx context.Context, what string, apply func(ctx context.C
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
+}
+
+// begin starts a transaction. After a database restart every idle connection of the pool is dead,
+// and a BEGIN on one fails having done nothing (the connection is then dropped): it is safe to try
+// on the next, once per connection the pool may hold, plus a new one.
+func (s *DB) begin(ctx context.Context) (*sql.Tx, error) {
+	var err error
+	for range s.maxConns + 1 {
+		var tx *sql.Tx
+		if tx, err = s.write.BeginTx(ctx, nil); err == nil {
+			return tx, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("begin after %d attempts: %w", s.maxConns+1, err)
 }

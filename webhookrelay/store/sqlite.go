@@ -40,6 +40,8 @@ type DB struct {
 	ins   *sql.Stmt
 	out   *sql.Stmt
 	pg    bool
+	// maxConns is PostgreSQL's pool size.
+	maxConns int
 
 	maxBatch int
 	lastSeq  int64 // the SQLite writer goroutine's alone, after init
