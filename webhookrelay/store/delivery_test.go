@@ -206,3 +206,55 @@ func suiteConcurrentDestinationSeq(t *testing.T) {
 		}
 	}
 }
+
+// suiteReplicasShareDeliveries pins delivery shared by replicas (PostgreSQL): two stores on one
+// database (two relay replicas) asking at once never get the same row; a row claimed by a replica that
+// died comes back after the claim's lease; an outcome releases the claim.
+func suiteReplicasShareDeliveries(t *testing.T) {
+	if engineUnderTest.name != "postgres" {
+		t.Skip("SQLite serves one replica: its Due only reads")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "relay.db")
+	a, b := openTest(t, path), openTest(t, path)
+	for i := range 40 {
+		if _, err := a.Put(ctx, event(fmt.Sprintf("evt_r%02d", i), t0), []string{"ns/gl"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Minute)
+	got := make(chan []Delivery, 8)
+	for _, s := range []*DB{a, b, a, b, a, b, a, b} {
+		go func() {
+			due, err := s.Due(ctx, "ns/gl", now, 5, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- due
+		}()
+	}
+	seen := map[string]bool{}
+	for range 8 {
+		for _, d := range <-got {
+			if seen[d.EventID] {
+				t.Fatalf("%s handed to two replicas at once", d.EventID)
+			}
+			seen[d.EventID] = true
+		}
+	}
+	if len(seen) != 40 {
+		t.Fatalf("%d rows claimed by 8 calls of 5, want 40", len(seen))
+	}
+	if due, _ := b.Due(ctx, "ns/gl", now, 100, nil); len(due) != 0 {
+		t.Fatalf("%d rows handed out again while claimed", len(due))
+	}
+	if err := a.Record(ctx, Outcome{EventID: "evt_r00", Destination: "ns/gl", NextAttempt: now, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := b.Due(ctx, "ns/gl", now, 100, nil); len(due) != 1 || due[0].EventID != "evt_r00" {
+		t.Fatalf("after its outcome the row is not due again: %v", due)
+	}
+	if due, _ := b.Due(ctx, "ns/gl", now.Add(claimLease+time.Second), 100, nil); len(due) != 40 {
+		t.Fatalf("%d rows back after the lease, want all 40 (claimed by replicas that never answered)", len(due))
+	}
+}

@@ -78,6 +78,7 @@ var suite = []struct {
 	{"SinceFollowsArrival", suiteSinceFollowsArrival},
 	{"Cursor", suiteCursor},
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
+	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},
 }
 
 // TestEngines runs the suite on SQLite, then on a private PostgreSQL server.

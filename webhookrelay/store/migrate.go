@@ -25,7 +25,10 @@ func migrations(pg bool) [][]string {
 	for _, ddl := range schemaV1 {
 		v1 = append(v1, strings.ReplaceAll(ddl, payloadType, payload))
 	}
-	return [][]string{v1}
+	// v2: the claim of a row by a PostgreSQL replica delivering it (Due), so that replicas never
+	// attempt the same row at once; a claim lapses if its replica dies (claimLease).
+	v2 := []string{`ALTER TABLE outbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0`}
+	return [][]string{v1, v2}
 }
 
 // migrationLock is the PostgreSQL advisory lock that serializes migrations of replicas starting at
