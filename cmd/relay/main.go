@@ -52,6 +52,8 @@ type flags struct {
 	internalAddr     string
 	dataDir          string
 	postgresDSNFile  string
+	leaderElect      bool
+	leaderElectionNS string
 	secretNamespaces string
 	backfillInterval time.Duration
 	tolerance        time.Duration
@@ -66,6 +68,8 @@ func run() error {
 	flag.StringVar(&f.intakeAddr, "intake-bind-address", ":8080", "Address of Stripe's POSTs to /stripe/{namespace}/{endpoint} (plain HTTP, behind the cluster's TLS Ingress).")
 	flag.StringVar(&f.internalAddr, "internal-bind-address", ":8081", "Address of /healthz, /readyz, /metrics and the operator's /notifications feed (in-cluster only).")
 	flag.StringVar(&f.dataDir, "data-dir", "/var/lib/stripe-relay", "Folder of the SQLite database (a PersistentVolume).")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader among the relay's replicas (PostgreSQL store): intake, delivery and the feed run on every replica; backfill, rerouting held events, pruning, sink status and replays on the leader only.")
+	flag.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's own).")
 	flag.StringVar(&f.postgresDSNFile, "postgres-dsn-file", "", "File holding a PostgreSQL connection string (a mounted Secret's key): the store is then PostgreSQL, shared by the relay's replicas, instead of SQLite in --data-dir.")
 	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (read for backfill).")
 	flag.DurationVar(&f.backfillInterval, "backfill-interval", backfill.DefaultInterval, "How often /v1/events is listed for what the relay missed (also once at start).")
@@ -91,6 +95,9 @@ func run() error {
 		Scheme:                 cli.NewScheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		LeaderElection:          f.leaderElect,
+		LeaderElectionID:        "stripe-relay.payments.cloudip.io",
+		LeaderElectionNamespace: f.leaderElectionNS,
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Secret{}: {Label: kube.SigningSecretSelector()},
@@ -164,14 +171,19 @@ func run() error {
 	})
 	// The servers are runnables after the cache: the intake answers only once it knows the endpoints
 	// (before that, every delivery would be a 404 that Stripe retries later).
+	if f.leaderElect && f.postgresDSNFile == "" {
+		return errors.New("--leader-elect needs the shared PostgreSQL store (--postgres-dsn-file): replicas on SQLite would each have their own events")
+	}
+	// On every replica: intake, the feed and delivery (replicas claim rows, never the same one). On
+	// the leader only (all of them when there is no election): what would repeat per replica.
 	for _, r := range []manager.Runnable{
 		httpServer("intake", f.intakeAddr, handler, false, log),
 		httpServer("internal", f.internalAddr, internal, true, log),
-		backfiller,
 		deliverer,
-		&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake},
-		&kube.SinkStatus{Kube: mgr.GetClient(), Store: db, Deliverer: deliverer, Sinks: sinks, Log: log.WithName("sink-status")},
-		pruner(db, log),
+		leaderOnly{backfiller},
+		leaderOnly{&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake}},
+		leaderOnly{&kube.SinkStatus{Kube: mgr.GetClient(), Store: db, Deliverer: deliverer, Sinks: sinks, Log: log.WithName("sink-status")}},
+		leaderOnly{pruner(db, log)},
 	} {
 		if err := mgr.Add(r); err != nil {
 			return fmt.Errorf("add runnable: %w", err)
@@ -187,6 +199,13 @@ func run() error {
 	}
 	return nil
 }
+
+// leaderOnly runs a runnable on the elected replica only (controller-runtime starts it when this
+// replica leads, and at once when there is no election).
+type leaderOnly struct{ manager.Runnable }
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (leaderOnly) NeedLeaderElection() bool { return true }
 
 // openStore opens PostgreSQL when --postgres-dsn-file names one, else SQLite in --data-dir.
 func openStore(ctx context.Context, f flags) (*store.DB, error) {

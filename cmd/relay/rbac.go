@@ -22,7 +22,8 @@
 //   - StripeEventReplays/status (get, update, patch): the relay reports what a replay requeued.
 //   - events.k8s.io events (create, patch): the relay records a Kubernetes event when a replay completes.
 //
-// No leases: the relay runs as one replica (SQLite has one writer), so there is no leader election.
+// Leases (in the relay's namespace): with --leader-elect (several replicas on PostgreSQL), the
+// replicas elect the one that backfills, reroutes, prunes and writes sink and replay status.
 //
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripewebhookendpoints;stripeconnections;stripetenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
@@ -31,5 +32,7 @@
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays,verbs=get;list;watch
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=stripe-operator-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 package main
