@@ -177,8 +177,8 @@ func run() error {
 	// On every replica: intake, the feed and delivery (replicas claim rows, never the same one). On
 	// the leader only (all of them when there is no election): what would repeat per replica.
 	for _, r := range []manager.Runnable{
-		httpServer("intake", f.intakeAddr, handler, false, log),
-		httpServer("internal", f.internalAddr, internal, true, log),
+		everyReplica{httpServer("intake", f.intakeAddr, handler, false, log)},
+		everyReplica{httpServer("internal", f.internalAddr, internal, true, log)},
 		deliverer,
 		leaderOnly{backfiller},
 		leaderOnly{&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake}},
@@ -206,6 +206,13 @@ type leaderOnly struct{ manager.Runnable }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (leaderOnly) NeedLeaderElection() bool { return true }
+
+// everyReplica runs a runnable on every replica, leader or not (a manager.RunnableFunc would
+// otherwise wait for the election).
+type everyReplica struct{ manager.Runnable }
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (everyReplica) NeedLeaderElection() bool { return false }
 
 // openStore opens PostgreSQL when --postgres-dsn-file names one, else SQLite in --data-dir.
 func openStore(ctx context.Context, f flags) (*store.DB, error) {

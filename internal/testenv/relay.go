@@ -34,7 +34,9 @@ type RelayOptions struct {
 	// PostgresDSN, when set, makes the store PostgreSQL (through --postgres-dsn-file) instead of
 	// SQLite in DataDir.
 	PostgresDSN string
-	Log         io.Writer
+	// ExtraArgs are appended to the relay's flags (e.g. --leader-elect).
+	ExtraArgs []string
+	Log       io.Writer
 }
 
 // StartRelay starts the relay and waits until it is ready (its cache synced, its store open).
@@ -71,6 +73,7 @@ func (e *Env) StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	if o.BackfillInterval > 0 {
 		args = append(args, "--backfill-interval", o.BackfillInterval.String())
 	}
+	args = append(args, o.ExtraArgs...)
 	p, err := StartProcess(o.Binary, args, o.Log)
 	if err != nil {
 		return nil, err
