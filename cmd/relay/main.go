@@ -92,9 +92,9 @@ func run() error {
 	// The cache holds the webhook endpoints' signing secrets and no other Secret. The API keys (read by
 	// backfill every few minutes) and the sinks' secrets (every 30 s) are read from the API server.
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
-		Scheme:                 cli.NewScheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
+		Scheme:                  cli.NewScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        "stripe-relay.payments.cloudip.io",
 		LeaderElectionNamespace: f.leaderElectionNS,
