@@ -180,6 +180,11 @@ func run() error {
 		everyReplica{httpServer("intake", f.intakeAddr, handler, false, log)},
 		everyReplica{httpServer("internal", f.internalAddr, internal, true, log)},
 		deliverer,
+		// Every replica's feed and deliverer wake for what another replica stored (PostgreSQL's
+		// LISTEN/NOTIFY; nothing to do on SQLite).
+		everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
+			return db.Notifications(ctx, stored, func(err error) { log.Info("store notifications interrupted, listening again", "error", err.Error()) })
+		})},
 		leaderOnly{backfiller},
 		leaderOnly{&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake}},
 		leaderOnly{&kube.SinkStatus{Kube: mgr.GetClient(), Store: db, Deliverer: deliverer, Sinks: sinks, Log: log.WithName("sink-status")}},

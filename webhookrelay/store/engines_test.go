@@ -79,6 +79,7 @@ var suite = []struct {
 	{"Cursor", suiteCursor},
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
 	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},
+	{"NotificationsWakeReplicas", suiteNotificationsWakeReplicas},
 }
 
 // TestEngines runs the suite on SQLite, then on a private PostgreSQL server.

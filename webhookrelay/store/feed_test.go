@@ -75,3 +75,31 @@ func suiteCursor(t *testing.T) {
 		t.Fatal("a cursor of one source leaked into another")
 	}
 }
+
+// suiteNotificationsWakeReplicas pins the wake-up across PostgreSQL replicas: a replica listening is
+// told within moments that another one stored an event.
+func suiteNotificationsWakeReplicas(t *testing.T) {
+	if engineUnderTest.name != "postgres" {
+		t.Skip("SQLite serves one replica: its own writes wake it")
+	}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	a, b := openTest(t, path), openTest(t, path)
+	woken := make(chan struct{}, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = b.Notifications(ctx, func() { woken <- struct{}{} }, nil) }()
+	deadline := time.After(10 * time.Second)
+	for i := 0; ; i++ {
+		// Put until the listener hears one: LISTEN may not be in place for the first.
+		if _, err := a.Put(context.Background(), event(fmt.Sprintf("evt_n%d", i), t0), nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-woken:
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the listening replica was never woken")
+		}
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 )
@@ -35,7 +38,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, quit: make(chan struct{})}
+	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, dsn: dsn, quit: make(chan struct{})}
 	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: prepare insert: %w", err)
@@ -83,4 +86,54 @@ func (s *DB) begin(ctx context.Context) (*sql.Tx, error) {
 		}
 	}
 	return nil, fmt.Errorf("begin after %d attempts: %w", s.maxConns+1, err)
+}
+
+// storedChannel is the PostgreSQL notification channel a write that stores an event (or makes rows
+// due) notifies on commit, so every replica wakes its feed and its deliverer at once, not at its
+// next poll.
+const storedChannel = "stripe_relay_stored"
+
+// Notifications calls stored whenever another replica (or this one) committed a write that stored
+// an event or made deliveries due, until ctx ends. It listens on a connection of its own and
+// reconnects after a database restart (telling broken why, and calling stored then too: what happened
+// meanwhile is unknown).
+// On SQLite it returns at once: the one replica's own writes wake it.
+func (s *DB) Notifications(ctx context.Context, stored func(), broken func(error)) error {
+	if !s.pg {
+		return nil
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := s.listen(ctx, stored)
+		if ctx.Err() != nil {
+			break
+		}
+		if broken != nil {
+			broken(err) // the connection broke: listen again after a pause
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+		stored()
+	}
+	return nil
+}
+
+func (s *DB) listen(ctx context.Context, stored func()) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if _, err := conn.Exec(ctx, "LISTEN "+storedChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		stored()
+	}
 }

@@ -40,8 +40,9 @@ type DB struct {
 	ins   *sql.Stmt
 	out   *sql.Stmt
 	pg    bool
-	// maxConns is PostgreSQL's pool size.
+	// maxConns is PostgreSQL's pool size; dsn its connection string (for LISTEN).
 	maxConns int
+	dsn      string
 
 	maxBatch int
 	lastSeq  int64 // the SQLite writer goroutine's alone, after init
@@ -258,7 +259,22 @@ func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (
 	if err := insertOutbox(ctx, tx, ev.ID, destinations, ev.ReceivedAt); err != nil {
 		return 0, fmt.Errorf("put %s: %w", ev.ID, err)
 	}
+	if err := notifyStored(ctx, tx); err != nil {
+		return 0, fmt.Errorf("put %s: %w", ev.ID, err)
+	}
 	return Stored, nil
+}
+
+// notifyStored tells the other PostgreSQL replicas, at the commit, that an event was stored or
+// rows made due (PostgreSQL folds a transaction's identical notifications into one).
+func notifyStored(ctx context.Context, tx *writeTx) error {
+	if !tx.pg {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, storedChannel); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
 }
 
 // insertOutbox adds the event's rows: pending and due at once, or held for Held.

@@ -177,7 +177,7 @@ func (s *DB) Reroute(ctx context.Context, eventID string, destinations []string,
 		if err := insertOutbox(ctx, tx, eventID, destinations, now); err != nil {
 			return fmt.Errorf("reroute %s: %w", eventID, err)
 		}
-		return nil
+		return notifyStored(ctx, tx)
 	})
 }
 
@@ -216,7 +216,7 @@ func (s *DB) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error
 		if _, err := tx.ExecContext(ctx, sqlReplayRecord, req.ID, req.Destination, result.Matched, result.Requeued, at); err != nil {
 			return fmt.Errorf("replay %s: record: %w", req.ID, err)
 		}
-		return nil
+		return notifyStored(ctx, tx)
 	})
 	return result, err
 }
