@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/cloudip/stripe-operator/hack/internal/whsink"
 )
 
 // maxBody bounds what is read of a delivery; a deposit of a few thousand lines is well under it.
@@ -54,75 +55,14 @@ type Handler struct {
 	// Now is the clock of ReceivedAt and the printed time (nil: time.Now).
 	Now func() time.Time
 
-	mu        sync.Mutex
-	verifiers []*standardwebhooks.Webhook
+	whsink.Verifier // SetSecrets (at any time: a rotation) and Verify
+
+	mu sync.Mutex
 	// seen holds the record ids posted (or being posted). A real ledger keeps them in its database,
 	// in the same transaction as the posting, for good: a replay may send a record months later.
 	seen   map[string]bool
 	posted []*Posted
 	byID   map[string]*Posted
-}
-
-// ParseSecrets turns a signing secret value, one or more "whsec_<base64>" separated by white space
-// (as in the Secret a StripeEventSink's signingSecretRef selects), into verifiers.
-func ParseSecrets(value string) ([]*standardwebhooks.Webhook, error) {
-	fields := strings.Fields(value)
-	if len(fields) == 0 {
-		return nil, errors.New("no signing secret (expected whsec_<base64>, several separated by white space)")
-	}
-	whs := make([]*standardwebhooks.Webhook, 0, len(fields))
-	for i, f := range fields {
-		if !strings.HasPrefix(f, "whsec_") {
-			return nil, fmt.Errorf("secret %d does not start with whsec_", i+1)
-		}
-		wh, err := standardwebhooks.NewWebhook(f)
-		if err != nil { // never print the secret itself
-			return nil, fmt.Errorf("secret %d is not whsec_ followed by base64", i+1)
-		}
-		whs = append(whs, wh)
-	}
-	return whs, nil
-}
-
-// SetSecrets replaces the secrets deliveries are verified with; during a rotation the value holds the
-// old and the new, and a delivery signed with either verifies.
-func (h *Handler) SetSecrets(value string) error {
-	whs, err := ParseSecrets(value)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.verifiers = whs
-	return nil
-}
-
-// verify accepts the delivery when any secret verifies it (the library also refuses a
-// webhook-timestamp more than 5 minutes from now).
-func (h *Handler) verify(body []byte, header http.Header) error {
-	h.mu.Lock()
-	whs := h.verifiers
-	h.mu.Unlock()
-	if len(whs) == 0 {
-		return errors.New("no signing secret configured")
-	}
-	var first error
-	for _, wh := range whs {
-		err := wh.Verify(body, header)
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	for _, reason := range []error{standardwebhooks.ErrRequiredHeaders, standardwebhooks.ErrInvalidHeaders,
-		standardwebhooks.ErrMessageTooOld, standardwebhooks.ErrMessageTooNew, standardwebhooks.ErrNoMatchingSignature} {
-		if errors.Is(first, reason) {
-			return reason
-		}
-	}
-	return first
 }
 
 // ServeHTTP takes one delivery: one ledger record.
@@ -141,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, at, id, http.StatusBadRequest, fmt.Errorf("read body: %w", err))
 		return
 	}
-	if err := h.verify(body, r.Header); err != nil {
+	if err := h.Verify(body, r.Header); err != nil {
 		h.refuse(w, at, id, http.StatusBadRequest, err)
 		return
 	}

@@ -23,21 +23,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
-)
 
-// reloadEvery is how often -secret-file is checked for a change.
-const reloadEvery = 2 * time.Second
+	"github.com/cloudip/stripe-operator/hack/internal/whsink"
+)
 
 func main() {
 	if err := run(); err != nil {
@@ -54,84 +46,12 @@ func run() error {
 	flag.Parse()
 
 	h := &Handler{Out: os.Stdout, Keep: *keep}
-	var loaded []byte
-	switch {
-	case *secret != "" && *secretFile != "":
-		return errors.New("give -secret or -secret-file, not both")
-	case *secretFile != "":
-		b, err := os.ReadFile(*secretFile)
-		if err != nil {
-			return fmt.Errorf("read -secret-file: %w", err)
-		}
-		if err := h.SetSecrets(string(b)); err != nil {
-			return fmt.Errorf("-secret-file %s: %w", *secretFile, err)
-		}
-		loaded = b
-	case *secret != "":
-		if err := h.SetSecrets(*secret); err != nil {
-			return fmt.Errorf("-secret: %w", err)
-		}
-	default:
-		if err := h.SetSecrets(os.Getenv("LEDGER_SECRET")); err != nil {
-			return fmt.Errorf("set -secret-file, -secret or LEDGER_SECRET: %w", err)
-		}
-	}
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /records", h.ServeRecords)
-	mux.Handle("/", h) // every other path: deliveries (the handler answers 405 to anything but POST)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(os.Stderr, "ledger-consumer: taking ledger records on http://%s/ (GET /healthz, GET /records)\n", ln.Addr())
-
-	if *secretFile != "" {
-		go reload(ctx, h, *secretFile, loaded)
-	}
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	stop() // a second signal kills at once
-	fmt.Fprintln(os.Stderr, "ledger-consumer: stopping")
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
-}
-
-// reload sets the handler's secrets again whenever the file's content changes. A value that does not
-// parse (a file caught half-written) is reported and the secrets in use are kept.
-func reload(ctx context.Context, h *Handler, path string, last []byte) {
-	t := time.NewTicker(reloadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		b, err := os.ReadFile(path)
-		if err != nil || bytes.Equal(b, last) {
-			continue
-		}
-		if err := h.SetSecrets(string(b)); err != nil {
-			fmt.Fprintf(os.Stderr, "ledger-consumer: -secret-file %s changed but is not usable, keeping the secrets in use: %v\n", path, err)
-		} else {
-			fmt.Fprintf(os.Stderr, "ledger-consumer: -secret-file %s changed: verifying with its secrets now\n", path)
-		}
-		last = b
-	}
+	return whsink.Server{
+		Name: "ledger-consumer", Addr: *addr, Secret: *secret, SecretFile: *secretFile, SecretEnv: "LEDGER_SECRET",
+		SetSecrets: h.SetSecrets, Listing: "/records",
+		Routes: func(mux *http.ServeMux) {
+			mux.HandleFunc("GET /records", h.ServeRecords)
+			mux.Handle("/", h) // every other path: deliveries (the handler answers 405 to anything but POST)
+		},
+	}.Run()
 }

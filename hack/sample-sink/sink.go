@@ -21,16 +21,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/cloudip/stripe-operator/hack/internal/whsink"
 )
 
 // Headers of a delivery besides the Standard Webhooks ones (webhookrelay/delivery.HeaderSequence and
@@ -94,79 +94,15 @@ type Handler struct {
 	// Now is the clock of ReceivedAt (nil: time.Now). Verification uses the library's own clock.
 	Now func() time.Time
 
-	mu       sync.Mutex
-	verifier []*standardwebhooks.Webhook
+	whsink.Verifier // SetSecrets (at any time: a rotation) and Verify
+
+	mu sync.Mutex
 	// seen holds the event ids processed (or being processed). A real module keeps them in its own
 	// database, written in the same transaction as the event's effect and kept for as long as a
 	// replay may send the event again; in memory they are lost on restart.
 	seen       map[string]bool
 	maxSeq     int64
 	deliveries []Delivery
-}
-
-// ParseSecrets turns a signing secret value, one or more "whsec_<base64>" separated by white space
-// (as in the Secret a StripeEventSink's signingSecretRef selects), into verifiers.
-func ParseSecrets(value string) ([]*standardwebhooks.Webhook, error) {
-	fields := strings.Fields(value)
-	if len(fields) == 0 {
-		return nil, errors.New("no signing secret (expected whsec_<base64>, several separated by white space)")
-	}
-	whs := make([]*standardwebhooks.Webhook, 0, len(fields))
-	for i, f := range fields {
-		if !strings.HasPrefix(f, "whsec_") {
-			return nil, fmt.Errorf("secret %d does not start with whsec_", i+1)
-		}
-		wh, err := standardwebhooks.NewWebhook(f)
-		if err != nil { // never print the secret itself
-			return nil, fmt.Errorf("secret %d is not whsec_ followed by base64", i+1)
-		}
-		whs = append(whs, wh)
-	}
-	return whs, nil
-}
-
-// SetSecrets replaces the secrets deliveries are verified with. During a rotation the value holds the
-// old and the new secret: a delivery signed with either verifies.
-func (h *Handler) SetSecrets(value string) error {
-	whs, err := ParseSecrets(value)
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.verifier = whs
-	return nil
-}
-
-// verify accepts the delivery when any secret verifies it. The relay signs with each of its secrets and
-// sends every signature; the library compares each against the one this secret gives.
-func (h *Handler) verify(body []byte, header http.Header) error {
-	h.mu.Lock()
-	whs := h.verifier
-	h.mu.Unlock()
-	if len(whs) == 0 {
-		return errors.New("no signing secret configured")
-	}
-	var first error
-	for _, wh := range whs {
-		// Verify also refuses a webhook-timestamp more than 5 minutes from now: a captured delivery
-		// cannot be replayed later by someone else (the relay stamps every attempt afresh).
-		err := wh.Verify(body, header)
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	// The library's errors read "unable to verify payload, err: <reason>": keep the reason.
-	for _, reason := range []error{standardwebhooks.ErrRequiredHeaders, standardwebhooks.ErrInvalidHeaders,
-		standardwebhooks.ErrMessageTooOld, standardwebhooks.ErrMessageTooNew, standardwebhooks.ErrNoMatchingSignature} {
-		if errors.Is(first, reason) {
-			return reason
-		}
-	}
-	return first
 }
 
 // ServeHTTP takes one delivery.
@@ -189,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, d, http.StatusBadRequest, fmt.Errorf("read body: %w", err))
 		return
 	}
-	if err := h.verify(body, r.Header); err != nil {
+	if err := h.Verify(body, r.Header); err != nil {
 		// 400: the relay retries, and dead-letters the delivery after its retry horizon, so a sink
 		// whose secret is out of date loses nothing once it is fixed (or the dead letters replayed).
 		h.answer(w, d, http.StatusBadRequest, err)

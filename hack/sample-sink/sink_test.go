@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudip/stripe-operator/hack/internal/whsink"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -362,7 +363,7 @@ func TestSecrets(t *testing.T) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			t.Log(row.pins)
-			whs, err := ParseSecrets(row.value)
+			whs, err := whsink.ParseSecrets(row.value)
 			if (err == nil) != (row.n > 0) || len(whs) != row.n {
 				t.Errorf("ParseSecrets = %d verifiers, %v; want %d", len(whs), err, row.n)
 			}
