@@ -125,7 +125,7 @@ func run() error {
 		return err
 	}
 	sinks := kube.NewSinks(mgr.GetClient(), mgr.GetAPIReader())
-	router, err := kube.NewRouter(mgr.GetClient(), sinks, registry, log.WithName("router"))
+	router, err := kube.NewRouter(mgr.GetClient(), sinks.ForRouting(), registry, log.WithName("router"))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +34,40 @@ type StripeClients interface {
 type LedgerFormat struct {
 	Kube   client.Reader
 	Stripe StripeClients
+
+	mu      sync.Mutex
+	clients map[string]ledgerClient // by connection name
+}
+
+// ledgerClientTTL is how long a connection's client is reused: the resolver reads the API key from
+// the API server, which must not happen once per ledger delivery; a rotated key is taken within it.
+const ledgerClientTTL = time.Minute
+
+type ledgerClient struct {
+	client *stripeapi.Client
+	uid    types.UID
+	at     time.Time
+}
+
+// client returns the connection's Stripe client, read again at most every ledgerClientTTL.
+func (f *LedgerFormat) client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error) {
+	f.mu.Lock()
+	cached, ok := f.clients[connection.Name]
+	f.mu.Unlock()
+	if ok && cached.uid == connection.UID && time.Since(cached.at) < ledgerClientTTL {
+		return cached.client, nil
+	}
+	c, err := f.Stripe.Client(ctx, connection)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clients == nil {
+		f.clients = map[string]ledgerClient{}
+	}
+	f.clients[connection.Name] = ledgerClient{client: c, uid: connection.UID, at: time.Now()}
+	return c, nil
 }
 
 var _ delivery.Format = (*LedgerFormat)(nil)
@@ -50,7 +86,7 @@ func (f *LedgerFormat) Payloads(ctx context.Context, sink delivery.Sink, row sto
 	if err != nil {
 		return nil, err
 	}
-	stripe, err := f.Stripe.Client(ctx, &connection)
+	stripe, err := f.client(ctx, &connection)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: client of StripeConnection %q: %w", sink.Connection, err)
 	}

@@ -46,7 +46,19 @@ func NewSinks(cache, api client.Reader) *Sinks {
 }
 
 // Sinks implements delivery.SinkSource.
-func (s *Sinks) Sinks(ctx context.Context) ([]delivery.Sink, error) {
+func (s *Sinks) Sinks(ctx context.Context) ([]delivery.Sink, error) { return s.list(ctx, true) }
+
+// ForRouting is the sinks without their secrets: what the router reads for every stored event, from
+// the cache alone (a secret read would put an API-server request on the intake's path).
+func (s *Sinks) ForRouting() delivery.SinkSource { return routingSinks{s} }
+
+type routingSinks struct{ s *Sinks }
+
+func (r routingSinks) Sinks(ctx context.Context) ([]delivery.Sink, error) {
+	return r.s.list(ctx, false)
+}
+
+func (s *Sinks) list(ctx context.Context, withSecrets bool) ([]delivery.Sink, error) {
 	var list v1alpha1.StripeEventSinkList
 	if err := s.cache.List(ctx, &list); err != nil {
 		return nil, fmt.Errorf("list StripeEventSinks: %w", err)
@@ -58,7 +70,11 @@ func (s *Sinks) Sinks(ctx context.Context) ([]delivery.Sink, error) {
 			continue
 		}
 		d := sink.Spec.DeliveryOrDefaults()
-		secrets, secretErr := s.signingSecrets(ctx, sink)
+		var secrets []string
+		var secretErr string
+		if withSecrets {
+			secrets, secretErr = s.signingSecrets(ctx, sink)
+		}
 		var accepts func(string) bool
 		if string(sink.Spec.Format) == FormatLedger {
 			accepts = ledger.Handles
