@@ -16,6 +16,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
 )
 
@@ -45,12 +46,13 @@ type Sink struct {
 	Timeout           time.Duration
 }
 
-// Defaults of a sink's delivery settings (as the CRD defaults them).
+// Defaults of a sink's delivery settings: the CRD's (a sink built in code, as the benchmark's, gets
+// the same).
 const (
-	DefaultMaxInFlight       = 4
-	DefaultRequestsPerSecond = 50
-	DefaultRetryHorizon      = 72 * time.Hour
-	DefaultTimeout           = 10 * time.Second
+	DefaultMaxInFlight       = int(v1alpha1.DefaultSinkMaxInFlight)
+	DefaultRequestsPerSecond = float64(v1alpha1.DefaultSinkRequestsPerSecond)
+	DefaultRetryHorizon      = v1alpha1.DefaultSinkRetryHorizon
+	DefaultTimeout           = v1alpha1.DefaultSinkTimeout
 )
 
 // WithDefaults fills unset settings.
