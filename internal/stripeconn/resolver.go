@@ -91,6 +91,14 @@ func (c *Resolver) ClientFor(ctx context.Context, name, namespace string, object
 	return stripe, &connection, nil
 }
 
+// ClientSource gives a connection's client: what the relay's backfill and ledger format need of the
+// Resolver (and tests fake).
+type ClientSource interface {
+	Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error)
+}
+
+var _ ClientSource = (*Resolver)(nil)
+
 // Client returns the connection's client without checking its Ready condition: the StripeConnection
 // controller uses it to verify the key in the first place.
 func (c *Resolver) Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error) {

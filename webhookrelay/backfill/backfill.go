@@ -22,6 +22,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
 )
 
@@ -37,15 +38,10 @@ const (
 	overlap = 5 * time.Minute
 )
 
-// StripeClients returns a connection's Stripe client: the relay passes its stripeconn.Resolver.
-type StripeClients interface {
-	Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error)
-}
-
 // Backfiller lists and stores missed events.
 type Backfiller struct {
 	Kube        client.Reader
-	Stripe      StripeClients
+	Stripe      stripeconn.ClientSource
 	Store       store.Store
 	Interval    time.Duration
 	FirstWindow time.Duration

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/stripeconn"
 	"github.com/cloudip/stripe-operator/webhookrelay/delivery"
 	"github.com/cloudip/stripe-operator/webhookrelay/ledger"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
@@ -21,11 +22,6 @@ import (
 // FormatLedger is the sink format whose deliveries are ledger records.
 const FormatLedger = string(v1alpha1.SinkFormatLedger)
 
-// StripeClients returns a connection's Stripe client (the relay's stripeconn.Resolver).
-type StripeClients interface {
-	Client(ctx context.Context, connection *v1alpha1.StripeConnection) (*stripeapi.Client, error)
-}
-
 // LedgerFormat is the delivery format of `format: ledger` sinks: each stored event becomes the
 // ledger records it gives (webhookrelay/ledger), each posted under its record id, so a replay or a
 // duplicate event posts nothing twice. The records are built at delivery time, with the Stripe reads
@@ -33,7 +29,7 @@ type StripeClients interface {
 // that does not balance is held (delivery.ErrHold), never sent.
 type LedgerFormat struct {
 	Kube   client.Reader
-	Stripe StripeClients
+	Stripe stripeconn.ClientSource
 
 	mu      sync.Mutex
 	clients map[string]ledgerClient // by connection name
