@@ -27,6 +27,7 @@ type eventDemo struct {
 func demoDashboardEdit(ctx context.Context, env *testenv.Env, d eventDemo) error {
 	step("the webhook endpoints the operator made for the connection (spec.webhooks), delivering to the relay")
 	if err := kubectl(ctx, env, "wait", "--for=condition=Ready", "stripewebhookendpoints", "--all", "-n", d.namespace, "--timeout="+seconds(d.timeout)); err != nil {
+		_ = kubectl(ctx, env, "describe", "stripewebhookendpoints", "-n", d.namespace) // what they are waiting for
 		return err
 	}
 	if err := kubectl(ctx, env, "get", "stripewebhookendpoints", "-n", d.namespace); err != nil {
