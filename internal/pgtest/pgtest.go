@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Server is a running private PostgreSQL.
@@ -222,4 +225,32 @@ func (s *Server) Shutdown() {
 func (s *Server) Stop() {
 	s.Shutdown()
 	_ = os.RemoveAll(s.dir)
+}
+
+// CreateDatabase creates the database name on the server and returns the DSN that connects to it
+// (a store per test on one server: databases are cheap, servers are not).
+func (s *Server) CreateDatabase(t testing.TB, name string) string {
+	t.Helper()
+	dsn, err := s.createDatabase(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+func (s *Server) createDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, s.DSN)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(s.DSN)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
 }

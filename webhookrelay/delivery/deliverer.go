@@ -51,8 +51,9 @@ type Options struct {
 	Log     logr.Logger
 }
 
-// Deliverer runs one worker per sink. It is a controller-runtime Runnable (no leader election: the
-// relay has one replica per store).
+// Deliverer runs one worker per sink. It is a controller-runtime Runnable that runs on every replica
+// (no leader election): on PostgreSQL the replicas share each sink's rows, in-flight bound and rate
+// through the store (store.DueQuery.Shared).
 type Deliverer struct {
 	opts    Options
 	metrics *metrics

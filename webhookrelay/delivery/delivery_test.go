@@ -41,7 +41,11 @@ type testSink struct {
 	// failEvery > 0 fails every failEvery-th attempt (500).
 	failEvery atomic.Int64
 	attempts  atomic.Int64
-	mu        sync.Mutex
+	// hold keeps each request this long before answering; current and peak count the requests
+	// being answered at once.
+	hold          time.Duration
+	current, peak atomic.Int64
+	mu            sync.Mutex
 	acked     map[string]int
 	seqs      []int64
 	bad       int
@@ -57,6 +61,11 @@ func newTestSink(t testing.TB, secret string) *testSink {
 	s := &testSink{t: t, verifier: wh, acked: map[string]int{}}
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		now := s.current.Add(1)
+		defer s.current.Add(-1)
+		for peak := s.peak.Load(); now > peak && !s.peak.CompareAndSwap(peak, now); peak = s.peak.Load() {
+		}
+		time.Sleep(s.hold)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err := s.verifier.Verify(body, r.Header); err != nil {

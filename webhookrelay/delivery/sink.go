@@ -72,6 +72,10 @@ func (s Sink) WithDefaults() Sink {
 	return s
 }
 
+// burst is how many deliveries the sink's rate allows at once: a tenth of a second's worth, at
+// least one.
+func (s Sink) burst() int { return max(1, int(s.RequestsPerSecond)/10) }
+
 // SinkSource lists the sinks (the relay's cache; a fixed list in tests and the benchmark).
 type SinkSource interface {
 	Sinks(ctx context.Context) ([]Sink, error)

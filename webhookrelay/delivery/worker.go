@@ -39,7 +39,7 @@ func (w *worker) configure(s Sink) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.limiter == nil || w.sink.RequestsPerSecond != s.RequestsPerSecond {
-		w.limiter = rate.NewLimiter(rate.Limit(s.RequestsPerSecond), max(1, int(s.RequestsPerSecond)/10))
+		w.limiter = rate.NewLimiter(rate.Limit(s.RequestsPerSecond), s.burst())
 	}
 	w.sink = s
 }
@@ -66,8 +66,10 @@ func (w *worker) run(ctx context.Context) {
 		sink, limiter := w.sink, w.limiter
 		slots := sink.MaxInFlight - len(w.inFlight)
 		paused := w.history.PausedUntil
+		shared := store.Budget{MaxInFlight: sink.MaxInFlight, RequestsPerSecond: sink.RequestsPerSecond, Burst: sink.burst()}
 		if w.history.ConsecutiveFailures >= w.d.opts.Backoff.PauseAfter {
 			slots = min(slots, 1-len(w.inFlight)) // probing: one at a time
+			shared.MaxInFlight = 1                // and one across the replicas
 		}
 		skip := make(map[string]bool, len(w.inFlight))
 		for id := range w.inFlight {
@@ -87,10 +89,14 @@ func (w *worker) run(ctx context.Context) {
 			w.waitForSlot(ctx)
 			continue
 		}
-		due, err := w.d.opts.Store.Due(ctx, sink.Key, now, slots, skip)
+		due, budgetWait, err := w.d.opts.Store.Due(ctx, store.DueQuery{Destination: sink.Key, Now: now, Limit: slots, Skip: skip, Shared: shared})
 		if err != nil {
 			w.d.opts.Log.Error(err, "read due deliveries", "sink", sink.Key)
 			w.wait(ctx, idlePoll)
+			continue
+		}
+		if budgetWait > 0 {
+			w.waitUntil(ctx, budgetWait) // other replicas spent the sink's budget: new events change nothing
 			continue
 		}
 		if len(due) == 0 {

@@ -74,11 +74,34 @@ type ReplayResult struct {
 	Repeated bool
 }
 
+// DueQuery asks for a destination's rows to attempt now.
+type DueQuery struct {
+	Destination string
+	Now         time.Time
+	// Limit is how many attempts the caller can start (its free slots).
+	Limit int
+	// Skip holds the caller's attempts in flight (SQLite, where Due only reads).
+	Skip map[string]bool
+	// Shared bounds the destination's attempts across every replica sharing the store (PostgreSQL).
+	// SQLite serves one replica, whose own limits are the whole bound: it ignores Shared.
+	Shared Budget
+}
+
+// Budget is a destination's delivery limits. Zero fields do not bound.
+type Budget struct {
+	// MaxInFlight bounds the attempts claimed and not yet recorded.
+	MaxInFlight int
+	// RequestsPerSecond and Burst are a token bucket: Burst attempts at once, then RequestsPerSecond.
+	RequestsPerSecond float64
+	Burst             int
+}
+
 // Deliveries is what the relay's delivery to sinks needs from the store.
 type Deliveries interface {
-	// Due returns up to limit pending rows of destination whose next attempt is due at now, in seq
-	// order, leaving out the events in skip (attempts in flight).
-	Due(ctx context.Context, destination string, now time.Time, limit int, skip map[string]bool) ([]Delivery, error)
+	// Due returns up to q.Limit pending rows of the destination whose next attempt is due at q.Now,
+	// in seq order, leaving out the events in q.Skip. When it returns none because the shared budget
+	// is spent (by other replicas), wait says how long to wait before asking again (else 0).
+	Due(ctx context.Context, q DueQuery) (rows []Delivery, wait time.Duration, err error)
 	// NextDue returns when destination's earliest pending row is due, false when none is pending.
 	NextDue(ctx context.Context, destination string) (time.Time, bool, error)
 	// Record stores attempts' outcomes (through the group commit).

@@ -10,7 +10,7 @@ import (
 
 func dueIDs(t *testing.T, s *DB, dest string, now time.Time) []string {
 	t.Helper()
-	due, err := s.Due(context.Background(), dest, now, 100, nil)
+	due, _, err := s.Due(context.Background(), DueQuery{Destination: dest, Now: now, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func suiteConcurrentDestinationSeq(t *testing.T) {
 		}
 	}
 	for _, dest := range []string{"ns/gl", "ns/audit"} {
-		due, err := s.Due(ctx, dest, t0.Add(time.Hour), 2*n, nil)
+		due, _, err := s.Due(ctx, DueQuery{Destination: dest, Now: t0.Add(time.Hour), Limit: 2 * n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func suiteReplicasShareDeliveries(t *testing.T) {
 	got := make(chan []Delivery, 8)
 	for _, s := range []*DB{a, b, a, b, a, b, a, b} {
 		go func() {
-			due, err := s.Due(ctx, "ns/gl", now, 5, nil)
+			due, _, err := s.Due(ctx, DueQuery{Destination: "ns/gl", Now: now, Limit: 5})
 			if err != nil {
 				t.Error(err)
 			}
@@ -245,16 +245,16 @@ func suiteReplicasShareDeliveries(t *testing.T) {
 	if len(seen) != 40 {
 		t.Fatalf("%d rows claimed by 8 calls of 5, want 40", len(seen))
 	}
-	if due, _ := b.Due(ctx, "ns/gl", now, 100, nil); len(due) != 0 {
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now, Limit: 100}); len(due) != 0 {
 		t.Fatalf("%d rows handed out again while claimed", len(due))
 	}
 	if err := a.Record(ctx, Outcome{EventID: "evt_r00", Destination: "ns/gl", NextAttempt: now, At: now}); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := b.Due(ctx, "ns/gl", now, 100, nil); len(due) != 1 || due[0].EventID != "evt_r00" {
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now, Limit: 100}); len(due) != 1 || due[0].EventID != "evt_r00" {
 		t.Fatalf("after its outcome the row is not due again: %v", due)
 	}
-	if due, _ := b.Due(ctx, "ns/gl", now.Add(claimLease+time.Second), 100, nil); len(due) != 40 {
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now.Add(claimLease + time.Second), Limit: 100}); len(due) != 40 {
 		t.Fatalf("%d rows back after the lease, want all 40 (claimed by replicas that never answered)", len(due))
 	}
 }

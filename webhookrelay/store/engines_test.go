@@ -3,10 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"fmt"
-	"net/url"
 	"sync"
 	"testing"
 
@@ -30,32 +27,20 @@ func sqliteEngine() testEngine {
 
 // postgresEngine gives each path its own database on server (created on first use), so a path
 // opened again is the same store, as a file is.
-func postgresEngine(server *pgtest.Server) testEngine {
+func postgresEngine(t *testing.T, server *pgtest.Server) testEngine {
 	var mu sync.Mutex
-	created := map[string]bool{}
+	dsns := map[string]string{}
 	return testEngine{name: "postgres", open: func(ctx context.Context, path string) (*DB, error) {
 		sum := sha256.Sum256([]byte(path))
 		name := "relay_" + hex.EncodeToString(sum[:8])
 		mu.Lock()
-		defer mu.Unlock()
-		if !created[name] {
-			admin, err := sql.Open("pgx", server.DSN)
-			if err != nil {
-				return nil, err
-			}
-			_, err = admin.ExecContext(ctx, "CREATE DATABASE "+name)
-			_ = admin.Close()
-			if err != nil {
-				return nil, fmt.Errorf("create database %s: %w", name, err)
-			}
-			created[name] = true
+		dsn, ok := dsns[name]
+		if !ok {
+			dsn = server.CreateDatabase(t, name)
+			dsns[name] = dsn
 		}
-		u, err := url.Parse(server.DSN)
-		if err != nil {
-			return nil, err
-		}
-		u.Path = "/" + name
-		return OpenPostgres(ctx, u.String(), PostgresOptions{})
+		mu.Unlock()
+		return OpenPostgres(ctx, dsn, PostgresOptions{})
 	}}
 }
 
@@ -79,6 +64,7 @@ var suite = []struct {
 	{"Cursor", suiteCursor},
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
 	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},
+	{"SharedBudget", suiteSharedBudget},
 	{"NotificationsWakeReplicas", suiteNotificationsWakeReplicas},
 }
 
@@ -86,7 +72,7 @@ var suite = []struct {
 func TestEngines(t *testing.T) {
 	engines := []func(t *testing.T) testEngine{
 		func(*testing.T) testEngine { return sqliteEngine() },
-		func(t *testing.T) testEngine { return postgresEngine(pgtest.Start(t)) },
+		func(t *testing.T) testEngine { return postgresEngine(t, pgtest.Start(t)) },
 	}
 	for _, engine := range engines {
 		e := engine(t)

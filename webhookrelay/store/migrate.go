@@ -28,7 +28,17 @@ func migrations(pg bool) [][]string {
 	// v2: the claim of a row by a PostgreSQL replica delivering it (Due), so that replicas never
 	// attempt the same row at once; a claim lapses if its replica dies (claimLease).
 	v2 := []string{`ALTER TABLE outbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0`}
-	return [][]string{v1, v2}
+	// v3: a destination's delivery budget shared by the replicas (claimDue): the token bucket, and an
+	// index of the rows claimed (few: the attempts in flight) to count them.
+	v3 := []string{
+		`CREATE TABLE IF NOT EXISTS destination_budgets (
+	destination TEXT             NOT NULL PRIMARY KEY,
+	tokens      DOUBLE PRECISION NOT NULL,
+	refilled_at BIGINT           NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS outbox_claimed ON outbox (destination) WHERE claimed_until > 0`,
+	}
+	return [][]string{v1, v2, v3}
 }
 
 // migrationLock is the PostgreSQL advisory lock that serializes migrations of replicas starting at

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,14 +15,20 @@ var _ Deliveries = (*DB)(nil)
 
 // Due implements Deliveries.
 //
-// On PostgreSQL, several relay replicas share the outbox: Due claims the rows it returns for
-// claimLease, so no two replicas attempt a row at once; Record releases the claim. (SQLite serves one
-// replica: its Due only reads, and skip leaves out the attempts in flight.)
-func (s *DB) Due(ctx context.Context, destination string, now time.Time, limit int, skip map[string]bool) ([]Delivery, error) {
+// On PostgreSQL, several relay replicas share the outbox: Due claims the rows it returns (see
+// claimDue). SQLite serves one replica: its Due only reads, and q.Skip leaves out the attempts in
+// flight.
+func (s *DB) Due(ctx context.Context, q DueQuery) ([]Delivery, time.Duration, error) {
 	if s.pg {
-		return s.claimDue(ctx, destination, now, limit)
+		return s.claimDue(ctx, q)
 	}
-	rows, err := s.read.QueryContext(ctx, sqlDue, destination, now.UnixMilli(), limit+len(skip))
+	due, err := s.readDue(ctx, q)
+	return due, 0, err
+}
+
+func (s *DB) readDue(ctx context.Context, q DueQuery) ([]Delivery, error) {
+	destination, skip, limit := q.Destination, q.Skip, q.Limit
+	rows, err := s.read.QueryContext(ctx, sqlDue, destination, q.Now.UnixMilli(), limit+len(skip))
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries of %s: %w", destination, err)
 	}
@@ -253,59 +258,4 @@ func replaySelection(ctx context.Context, tx *writeTx, req ReplayRequest) (map[s
 		return nil, fmt.Errorf("replay %s: select: %w", req.ID, err)
 	}
 	return selected, nil
-}
-
-// claimDue is Due on PostgreSQL: claim, then read the claimed rows' events.
-func (s *DB) claimDue(ctx context.Context, destination string, now time.Time, limit int) ([]Delivery, error) {
-	var out []Delivery
-	err := s.transact(ctx, "claim due deliveries of "+destination, func(ctx context.Context, tx *writeTx) error {
-		out = out[:0]
-		rows, err := tx.QueryContext(ctx, sqlClaimDuePG, destination, now.UnixMilli(), limit, now.Add(claimLease).UnixMilli())
-		if err != nil {
-			return fmt.Errorf("claim: %w", err)
-		}
-		ids := []string{}
-		for rows.Next() {
-			var d Delivery
-			if err := rows.Scan(&d.EventID, &d.Destination, &d.Seq, &d.Attempts); err != nil {
-				_ = rows.Close()
-				return fmt.Errorf("claim: %w", err)
-			}
-			out = append(out, d)
-			ids = append(ids, d.EventID)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return fmt.Errorf("claim: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		events, err := tx.QueryContext(ctx, sqlClaimedEventsPG, ids)
-		if err != nil {
-			return fmt.Errorf("claimed events: %w", err)
-		}
-		defer func() { _ = events.Close() }()
-		byID := map[string]Delivery{}
-		for events.Next() {
-			var (
-				id, typ  string
-				received int64
-				payload  []byte
-			)
-			if err := events.Scan(&id, &typ, &received, &payload); err != nil {
-				return fmt.Errorf("claimed events: %w", err)
-			}
-			byID[id] = Delivery{Type: typ, ReceivedAt: time.UnixMilli(received).UTC(), Payload: payload}
-		}
-		for i := range out {
-			e := byID[out[i].EventID]
-			out[i].Type, out[i].ReceivedAt, out[i].Payload = e.Type, e.ReceivedAt, e.Payload
-		}
-		return events.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("due deliveries of %s: %w", destination, err)
-	}
-	slices.SortFunc(out, func(a, b Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out, nil
 }

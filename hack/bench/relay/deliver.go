@@ -369,7 +369,7 @@ func ledger(ctx context.Context, path string, d *deliveryResult, acks map[string
 		}
 		r.Dead, r.Delivered = c.Dead, c.Delivered
 		if c.Pending > 0 {
-			rows, err := st.Due(ctx, r.Key, time.Now().Add(24*365*time.Hour), int(c.Pending), nil)
+			rows, _, err := st.Due(ctx, store.DueQuery{Destination: r.Key, Now: time.Now().Add(24 * 365 * time.Hour), Limit: int(c.Pending)})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// sharedBudgetPoll is how soon a replica asks again when the destination's attempts in flight are
+// all other replicas': their outcomes free the slots and nothing tells this replica when.
+const sharedBudgetPoll = 100 * time.Millisecond
+
+// The shared budget's statements (PostgreSQL). The budget row serializes the claims of a destination
+// across replicas, so that the in-flight count and the token bucket each claim reads are the last
+// claim's.
+const (
+	sqlBudgetEnsurePG = `INSERT INTO destination_budgets (destination, tokens, refilled_at) VALUES ($1, $2, $3)
+	ON CONFLICT (destination) DO NOTHING`
+	sqlBudgetLockPG = `SELECT tokens, refilled_at FROM destination_budgets WHERE destination = $1 FOR UPDATE`
+	sqlBudgetSetPG  = `UPDATE destination_budgets SET tokens = $2, refilled_at = $3 WHERE destination = $1`
+	sqlInFlightPG   = `SELECT COUNT(*) FROM outbox WHERE destination = $1 AND claimed_until > $2 AND state = 'pending'`
+)
+
+// claimDue is Due on PostgreSQL. It claims the rows it returns for claimLease, so that no two
+// replicas attempt a row at once (Record releases the claim); and it holds the destination's limits
+// across replicas (q.Shared): the attempts claimed and not recorded, by any replica, stay within
+// MaxInFlight, and claims draw on one token bucket per destination kept in the database. The claims
+// of a destination are serialized and each takes the lowest due seqs, so replicas start attempts in
+// the order one replica would.
+func (s *DB) claimDue(ctx context.Context, q DueQuery) ([]Delivery, time.Duration, error) {
+	var (
+		out  []Delivery
+		wait time.Duration
+	)
+	err := s.transact(ctx, "claim due deliveries of "+q.Destination, func(ctx context.Context, tx *writeTx) error {
+		out, wait = out[:0], 0
+		limit := q.Limit
+		var bucket tokenBucket
+		if q.Shared.bounded() {
+			var err error
+			if bucket, err = lockBudget(ctx, tx, q); err != nil {
+				return err
+			}
+			if limit, wait = bucket.allows(q.Limit); limit == 0 {
+				return nil
+			}
+		}
+		var err error
+		if out, err = claimRows(ctx, tx, q, limit); err != nil {
+			return err
+		}
+		if q.Shared.bounded() {
+			return bucket.spend(ctx, tx, q, len(out))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("due deliveries of %s: %w", q.Destination, err)
+	}
+	slices.SortFunc(out, func(a, b Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, wait, nil
+}
+
+func (b Budget) bounded() bool { return b.MaxInFlight > 0 || b.RequestsPerSecond > 0 }
+
+// tokenBucket is a destination's budget as a claim found it (locked until the claim commits).
+type tokenBucket struct {
+	budget   Budget
+	tokens   float64 // after refilling up to now
+	inFlight int     // attempts claimed by any replica, lease running, outcome not recorded
+}
+
+// lockBudget locks the destination's budget row (creating it full) and reads the bucket refilled
+// up to now and the attempts in flight.
+func lockBudget(ctx context.Context, tx *writeTx, q DueQuery) (tokenBucket, error) {
+	b := tokenBucket{budget: q.Shared}
+	burst := float64(max(q.Shared.Burst, 1))
+	now := q.Now.UnixMilli()
+	if _, err := tx.ExecContext(ctx, sqlBudgetEnsurePG, q.Destination, burst, now); err != nil {
+		return b, fmt.Errorf("budget: %w", err)
+	}
+	var refilledAt int64
+	if err := tx.QueryRowContext(ctx, sqlBudgetLockPG, q.Destination).Scan(&b.tokens, &refilledAt); err != nil {
+		return b, fmt.Errorf("budget: %w", err)
+	}
+	// A replica whose clock is behind the last claimant's adds nothing (elapsed is never negative).
+	elapsed := float64(max(now-refilledAt, 0)) / 1000
+	b.tokens = math.Min(burst, b.tokens+elapsed*q.Shared.RequestsPerSecond)
+	if q.Shared.MaxInFlight > 0 {
+		if err := tx.QueryRowContext(ctx, sqlInFlightPG, q.Destination, now).Scan(&b.inFlight); err != nil {
+			return b, fmt.Errorf("budget: in flight: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// allows returns how many of want attempts the budget lets start now, and, when none, how long
+// until it may let one.
+func (b tokenBucket) allows(want int) (int, time.Duration) {
+	n := want
+	var wait time.Duration
+	if b.budget.MaxInFlight > 0 {
+		if free := b.budget.MaxInFlight - b.inFlight; free < n {
+			n, wait = max(free, 0), sharedBudgetPoll
+		}
+	}
+	if b.budget.RequestsPerSecond > 0 {
+		if whole := int(b.tokens); whole < n {
+			n = whole
+			if whole == 0 {
+				wait = max(wait, time.Duration((1-b.tokens)/b.budget.RequestsPerSecond*float64(time.Second)))
+			}
+		}
+	}
+	if n > 0 {
+		wait = 0
+	}
+	return n, wait
+}
+
+// spend takes the claimed attempts' tokens.
+func (b tokenBucket) spend(ctx context.Context, tx *writeTx, q DueQuery, claimed int) error {
+	tokens := b.tokens
+	if b.budget.RequestsPerSecond > 0 {
+		tokens -= float64(claimed)
+	}
+	if _, err := tx.ExecContext(ctx, sqlBudgetSetPG, q.Destination, tokens, q.Now.UnixMilli()); err != nil {
+		return fmt.Errorf("budget: %w", err)
+	}
+	return nil
+}
+
+// claimRows claims up to limit due rows no other replica holds and reads their events.
+func claimRows(ctx context.Context, tx *writeTx, q DueQuery, limit int) ([]Delivery, error) {
+	rows, err := tx.QueryContext(ctx, sqlClaimDuePG, q.Destination, q.Now.UnixMilli(), limit, q.Now.Add(claimLease).UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	var out []Delivery
+	ids := []string{}
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.EventID, &d.Destination, &d.Seq, &d.Attempts); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		out = append(out, d)
+		ids = append(ids, d.EventID)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if err := readClaimedEvents(ctx, tx.Tx, ids, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readClaimedEvents fills the claimed rows' event fields.
+func readClaimedEvents(ctx context.Context, tx *sql.Tx, ids []string, out []Delivery) error {
+	events, err := tx.QueryContext(ctx, sqlClaimedEventsPG, ids)
+	if err != nil {
+		return fmt.Errorf("claimed events: %w", err)
+	}
+	defer func() { _ = events.Close() }()
+	byID := map[string]Delivery{}
+	for events.Next() {
+		var (
+			id, typ  string
+			received int64
+			payload  []byte
+		)
+		if err := events.Scan(&id, &typ, &received, &payload); err != nil {
+			return fmt.Errorf("claimed events: %w", err)
+		}
+		byID[id] = Delivery{Type: typ, ReceivedAt: time.UnixMilli(received).UTC(), Payload: payload}
+	}
+	for i := range out {
+		e := byID[out[i].EventID]
+		out[i].Type, out[i].ReceivedAt, out[i].Payload = e.Type, e.ReceivedAt, e.Payload
+	}
+	return events.Err()
+}
