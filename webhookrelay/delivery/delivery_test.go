@@ -46,10 +46,10 @@ type testSink struct {
 	hold          time.Duration
 	current, peak atomic.Int64
 	mu            sync.Mutex
-	acked     map[string]int
-	seqs      []int64
-	bad       int
-	server    *httptest.Server
+	acked         map[string]int
+	seqs          []int64
+	bad           int
+	server        *httptest.Server
 }
 
 func newTestSink(t testing.TB, secret string) *testSink {

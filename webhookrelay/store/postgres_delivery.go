@@ -187,5 +187,8 @@ func readClaimedEvents(ctx context.Context, tx *sql.Tx, ids []string, out []Deli
 		e := byID[out[i].EventID]
 		out[i].Type, out[i].ReceivedAt, out[i].Payload = e.Type, e.ReceivedAt, e.Payload
 	}
-	return events.Err()
+	if err := events.Err(); err != nil {
+		return fmt.Errorf("claimed events: %w", err)
+	}
+	return nil
 }
