@@ -61,6 +61,7 @@ var suite = []struct {
 	{"HeldAndRerouted", suiteHeldAndRerouted},
 	{"PruneDeliveredRows", suitePruneDeliveredRows},
 	{"SinceFollowsArrival", suiteSinceFollowsArrival},
+	{"SinceNeverPassesAnEventInFlight", suiteSinceNeverPassesAnEventInFlight},
 	{"Cursor", suiteCursor},
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
 	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,9 +10,9 @@ import (
 )
 
 // suiteSinceFollowsArrival pins the feed's read: Seq numbers events in the order the store committed
-// them (duplicates take none), Since pages through them in that order, and the numbering continues
-// after a reopen and after a prune (the newest event is never pruned, so a reader's cursor stays
-// valid).
+// them, increasing (SQLite: 1, 2, … with no gaps; duplicates take none), Since pages through them in
+// that order, and the numbering continues after a reopen and after a prune (the newest event is never
+// pruned, so a reader's cursor stays valid).
 func suiteSinceFollowsArrival(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "relay.db")
@@ -25,16 +26,33 @@ func suiteSinceFollowsArrival(t *testing.T) {
 	if res, err := s.Put(ctx, event("evt_2", old), nil); err != nil || res != Duplicate {
 		t.Fatalf("duplicate put = %v, %v", res, err)
 	}
-	page, err := s.Since(ctx, 1, 3)
+	all, err := s.Since(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for i, ev := range all {
+		if ev.ID != fmt.Sprintf("evt_%d", i) || (i > 0 && ev.Seq <= seqs[i-1]) {
+			t.Fatalf("Since(0) = %v: not the events in the order stored", all)
+		}
+		seqs = append(seqs, ev.Seq)
+	}
+	if len(seqs) != 5 {
+		t.Fatalf("Since(0) returned %d events, want 5", len(seqs))
+	}
+	if engineUnderTest.name == "sqlite" && fmt.Sprint(seqs) != "[1 2 3 4 5]" {
+		t.Fatalf("SQLite seqs %v, want 1..5", seqs)
+	}
+	page, err := s.Since(ctx, seqs[0], 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, ev := range page {
-		got = append(got, fmt.Sprintf("%d:%s", ev.Seq, ev.ID))
+		got = append(got, ev.ID)
 	}
-	if want := "[2:evt_1 3:evt_2 4:evt_3]"; fmt.Sprint(got) != want {
-		t.Fatalf("Since(1, 3) = %v, want %s", got, want)
+	if want := "[evt_1 evt_2 evt_3]"; fmt.Sprint(got) != want {
+		t.Fatalf("Since(first, 3) = %v, want %s", got, want)
 	}
 	if _, err := s.Prune(ctx, t0, MinRetention); err != nil {
 		t.Fatal(err)
@@ -47,11 +65,87 @@ func suiteSinceFollowsArrival(t *testing.T) {
 	if _, err := s.Put(ctx, event("evt_new", t0), nil); err != nil {
 		t.Fatal(err)
 	}
-	if latest, err := s.LatestSeq(ctx); err != nil || latest != 6 {
-		t.Fatalf("LatestSeq after reopen = %d, %v; want 6", latest, err)
+	latest, err := s.LatestSeq(ctx)
+	if err != nil || latest <= seqs[4] {
+		t.Fatalf("LatestSeq after reopen = %d, %v; want above %d", latest, err, seqs[4])
 	}
-	if page, err := s.Since(ctx, 5, 10); err != nil || len(page) != 1 || page[0].ID != "evt_new" {
-		t.Fatalf("Since(5) = %v, %v; want evt_new", page, err)
+	if page, err := s.Since(ctx, seqs[4], 10); err != nil || len(page) != 1 || page[0].ID != "evt_new" || page[0].Seq != latest {
+		t.Fatalf("Since(last) = %v, %v; want evt_new at %d", page, err, latest)
+	}
+}
+
+// suiteSinceNeverPassesAnEventInFlight pins the feed's gap safety on PostgreSQL, where replicas store
+// at once: while one replica's write is still open, an event another replica committed after it is not
+// read yet, so a reader's cursor cannot pass the first; once it commits, both are read, in order.
+func suiteSinceNeverPassesAnEventInFlight(t *testing.T) {
+	if engineUnderTest.name != "postgres" {
+		t.Skip("SQLite has one writer: its events commit in seq order")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "relay.db")
+	a, b := openTest(t, path), openTest(t, path)
+	// Hold the destination's lock from outside, so that a's Put stops inside its transaction after
+	// inserting its event (it takes the destination's lock next).
+	holder, err := a.write.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Close() }()
+	if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_lock(hashtextextended('ns/slow', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := a.Put(ctx, event("evt_first", t0), []string{"ns/slow"})
+		first <- err
+	}()
+	waitForLockWaiter(t, holder)
+	if _, err := b.Put(ctx, event("evt_second", t0), nil); err != nil {
+		t.Fatal(err)
+	}
+	cursor, err := b.LatestSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, err := b.Since(ctx, cursor, 10); err != nil || len(page) != 0 {
+		t.Fatalf("Since(latest) while the first write is open = %v, %v; want nothing yet", page, err)
+	}
+	if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtextextended('ns/slow', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	page, err := b.Since(ctx, cursor, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range page {
+		got = append(got, ev.ID)
+	}
+	if fmt.Sprint(got) != "[evt_first evt_second]" {
+		t.Fatalf("Since(cursor) after the commit = %v, want [evt_first evt_second]: a cursor passed an event", got)
+	}
+}
+
+// waitForLockWaiter returns once a session waits for an advisory lock.
+func waitForLockWaiter(t *testing.T, conn *sql.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := conn.QueryRowContext(context.Background(),
+			`SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the write never waited for the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

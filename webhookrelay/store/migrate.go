@@ -18,10 +18,7 @@ func migrations(pg bool) [][]string {
 	if pg {
 		payload = "BYTEA"
 	}
-	v1 := make([]string, 0, len(schemaV1)+1)
-	if pg {
-		v1 = append(v1, `CREATE SEQUENCE IF NOT EXISTS events_seq`)
-	}
+	v1 := make([]string, 0, len(schemaV1))
 	for _, ddl := range schemaV1 {
 		v1 = append(v1, strings.ReplaceAll(ddl, payloadType, payload))
 	}

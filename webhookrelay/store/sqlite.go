@@ -32,7 +32,7 @@ type SQLiteOptions struct {
 //     writes waiting at that moment in one transaction (group commit), so N concurrent Puts cost one
 //     fsync, not N; reads run on their own connections beside the writer (WAL readers do not block it);
 //   - PostgreSQL (OpenPostgres), for several relay replicas: each write its own transaction
-//     (PostgreSQL groups the commits' WAL flushes itself), events numbered by a sequence, a
+//     (PostgreSQL groups the commits' WAL flushes itself), events numbered by their transaction ids, a
 //     destination's rows numbered under an advisory lock per destination.
 type DB struct {
 	write *sql.DB // SQLite: one connection (one writer; the batching goroutine and Prune share it)
@@ -240,7 +240,7 @@ func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (
 	args := []any{ev.ID, ev.Endpoint, ev.Type, ev.Account, ev.Livemode, ev.APIVersion, ev.ObjectID,
 		ev.Created.Unix(), ev.ReceivedAt.UnixMilli()}
 	if tx.pg {
-		args = append(args, ev.Payload) // BYTEA; the sequence numbers the event
+		args = append(args, ev.Payload) // BYTEA; the transaction id numbers the event
 	} else {
 		args = append(args, string(ev.Payload), tx.seq+1)
 	}
@@ -319,7 +319,11 @@ func (s *DB) Since(ctx context.Context, after int64, limit int) ([]Event, error)
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.read.QueryContext(ctx, sqlSince, after, limit)
+	query := sqlSince
+	if s.pg {
+		query = sqlSincePG
+	}
+	rows, err := s.read.QueryContext(ctx, query, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events since %d: %w", after, err)
 	}
@@ -341,7 +345,11 @@ func (s *DB) Since(ctx context.Context, after int64, limit int) ([]Event, error)
 // LatestSeq implements Store.
 func (s *DB) LatestSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := s.read.QueryRowContext(ctx, sqlLatestSeq).Scan(&seq); err != nil {
+	query := sqlLatestSeq
+	if s.pg {
+		query = sqlLatestSeqPG
+	}
+	if err := s.read.QueryRowContext(ctx, query).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("latest seq: %w", err)
 	}
 	return seq, nil

@@ -34,7 +34,8 @@ type Event struct {
 	ID string
 	// Seq is the store's order of arrival (1, 2, …; set by Put, ignored in its argument): what the
 	// operator's notification feed (Since) follows, since Stripe's own order is not arrival order.
-	// SQLite numbers without gaps; PostgreSQL's sequence may skip a number (a rolled-back write).
+	// SQLite numbers 1, 2, … without gaps; PostgreSQL numbers by transaction id, with gaps, and Since
+	// never returns a number while a lower one may still commit.
 	Seq int64
 	// Endpoint is the relay endpoint key the event arrived on (namespace/name), or where backfill
 	// found it.
@@ -154,11 +155,12 @@ var schemaV1 = []string{
 
 // The statements both engines run.
 const (
-	// The NOT EXISTS keeps a duplicate (Stripe's retry) from drawing a number; numbers are still
-	// skipped by a rolled-back write or two replicas racing with one id.
+	// On PostgreSQL an event's seq is its transaction's id (a Put is one event per transaction):
+	// unique, increasing, and with the snapshot's xmin it tells which numbers can still appear
+	// (sqlSincePG). A sequence could not: its numbers commit out of order.
 	sqlInsertEventPG = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
-	received_at, payload, seq) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nextval('events_seq')
-	WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = $1) ON CONFLICT (id) DO NOTHING`
+	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_current_xact_id()::text::bigint)
+	ON CONFLICT (id) DO NOTHING`
 	sqlLockDestinationPG = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
 	sqlInsertEvent       = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
 	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
@@ -172,6 +174,13 @@ const (
 	sqlSince = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
 	payload, seq FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 	sqlLatestSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
+	// sqlSincePG and sqlLatestSeqPG read only below the snapshot's xmin: every transaction with a
+	// lower id has ended, so no event will ever appear below it, while one in flight may commit above
+	// a seq already read. The feed's cursor never passes an event still being stored.
+	sqlSincePG = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
+	payload, seq FROM events WHERE seq > $1 AND seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+	ORDER BY seq LIMIT $2`
+	sqlLatestSeqPG = `SELECT COALESCE(MAX(seq), 0) FROM events WHERE seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
 	sqlCursor    = `SELECT listed_until FROM backfill_cursors WHERE source = $1`
 	sqlSetCursor = `INSERT INTO backfill_cursors (source, listed_until) VALUES ($1, $2)
 	ON CONFLICT (source) DO UPDATE SET listed_until = excluded.listed_until`
