@@ -181,8 +181,8 @@ const (
 	payload, seq FROM events WHERE seq > $1 AND seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
 	ORDER BY seq LIMIT $2`
 	sqlLatestSeqPG = `SELECT COALESCE(MAX(seq), 0) FROM events WHERE seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
-	sqlCursor    = `SELECT listed_until FROM backfill_cursors WHERE source = $1`
-	sqlSetCursor = `INSERT INTO backfill_cursors (source, listed_until) VALUES ($1, $2)
+	sqlCursor      = `SELECT listed_until FROM backfill_cursors WHERE source = $1`
+	sqlSetCursor   = `INSERT INTO backfill_cursors (source, listed_until) VALUES ($1, $2)
 	ON CONFLICT (source) DO UPDATE SET listed_until = excluded.listed_until`
 	sqlOutbox          = `SELECT destination FROM outbox WHERE event_id = $1 AND state IN ('pending', 'held') ORDER BY destination`
 	sqlCount           = `SELECT COUNT(*) FROM events`
