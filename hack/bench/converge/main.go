@@ -9,7 +9,14 @@
 //     emulator. It prints the time to all-Synced against the lower bound, Stripe calls per tenant,
 //     duplicates, 429s, the operator's resident memory per 1,000 objects, and what the onboarding
 //     rechecks of tenants that stay mid-onboarding cost. The manager (./cmd/manager) runs as its own OS process
-//     so that its RSS is its own (tenants.go, process.go).
+//     so that its RSS is its own (tenants.go, process.go). Then (-resync) the manager is restarted and
+//     the full resync measured: Stripe calls by method, API-server writes, time until every object's
+//     Stripe objects were read again against the read bound, and its cost per hour at --resync-period
+//     (resync.go). `make bench-scale` runs it at 10,000 objects and Stripe's live limit.
+//
+// Above Stripe's test-mode limit of 25 req/s the StripeConnection is a live-mode one (the CRD holds a
+// test-mode budget to 25), reaching the test-key emulator through a proxy that turns its sk_live_ key
+// into sk_test_ (livekey.go).
 //
 // It prints figures and PASS/SHORT against the targets; it never fails on a missed target (it exits
 // non-zero only when the run itself broke). `make bench-converge` runs it.
@@ -50,6 +57,7 @@ const (
 
 type options struct {
 	scenario          string
+	mode              string
 	plans             int
 	prices            int
 	tenants           int
@@ -64,11 +72,15 @@ type options struct {
 	specCheck         bool
 	kubeProxy         bool
 	logLevel          int
+	resync            bool
+	resyncTail        time.Duration
+	resyncPeriod      time.Duration
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.scenario, "scenario", scenarioPlans, "What is applied at once: plans (N BillingPlans, the manager in this process) or tenants (N StripeTenants and the platform plans they subscribe to, the manager as its own process, for its RSS).")
+	flag.StringVar(&o.mode, "mode", "", "The StripeConnection's mode: test, live, or empty for live when -rate, -budget or -burst is above Stripe's test-mode limit of 25 (the CRD holds a test-mode connection to 25; a live key reaches the test-key emulator through a proxy that turns sk_live_ into sk_test_).")
 	flag.IntVar(&o.plans, "plans", 200, "BillingPlans applied at once; -scenario tenants: 5 unless set (the platform plans the tenants subscribe to, round robin).")
 	flag.IntVar(&o.prices, "prices", 3, "Recurring prices per plan (distinct keys and lookup keys); -scenario tenants: 2 unless set.")
 	flag.IntVar(&o.tenants, "tenants", 500, "-scenario tenants: StripeTenants applied at once (Express, US, card_payments + transfers + us_bank_account_ach_payments, a billing email and spec.subscription).")
@@ -82,6 +94,9 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "After all-Ready (all-Synced), keep the operator running this long and report what it still sends; -scenario tenants: 60s unless set (the window the onboarding rechecks are measured over).")
 	flag.BoolVar(&o.specCheck, "spec-check", true, "Check every request against Stripe's OpenAPI spec in the emulator (stripe-mock), as in tests.")
 	flag.BoolVar(&o.kubeProxy, "kube-proxy", true, "-scenario tenants: the manager process reaches the API server through a proxy in this process that counts its writes; false: straight, with the testenv kubeconfig (writes not counted).")
+	flag.BoolVar(&o.resync, "resync", true, "-scenario tenants: after the settle window, restart the manager (SIGTERM, then the same binary and flags) and measure the full resync: Stripe calls by method, API-server writes, time until every object's Stripe objects were read again, vs the read bound.")
+	flag.DurationVar(&o.resyncTail, "resync-tail", 20*time.Second, "-scenario tenants: after the resync has read everything, keep watching this long for what the restarted manager still sends (the rechecks) and writes.")
+	flag.DurationVar(&o.resyncPeriod, "resync-period", 10*time.Hour, "-scenario tenants: the manager's --resync-period (its default is 10h): what one resync per period costs is reported per hour.")
 	flag.IntVar(&o.logLevel, "v", 0, "Operator log verbosity: 0 errors only (no stack traces), 1 info, 2 the reconcilers' V(1) lines.")
 	flag.Usage = usage
 	flag.Parse()
@@ -120,6 +135,9 @@ The convergence benchmark (DESIGN.md §5). One scenario per run; plans is the de
            once: time to all-Synced vs the lower bound, Stripe calls per tenant, duplicates, 429s, the
            manager's RSS per 1,000 objects (it runs as its own process), and the cost of the onboarding
            rechecks over -settle. Its defaults: -plans 5 -prices 2 -concurrency 4 -settle 60s.
+           Then (-resync) the manager is restarted: the full resync's Stripe calls, API-server writes
+           and time until everything is read again, vs the read bound.
+  Above 25 req/s the connection is live-mode (-mode), through a proxy that turns sk_live_ into sk_test_.
 
 Flags:
 `)
@@ -174,14 +192,19 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	step("starting the operator (controller.SetupAll) and the emulator at " + emu.URL)
+	mode, endpoint, closeEndpoint, err := connectionEndpoint(o, emu.URL)
+	if err != nil {
+		return err
+	}
+	defer closeEndpoint()
+	step(fmt.Sprintf("starting the operator (controller.SetupAll) and the emulator at %s; a %s-mode connection to %s", emu.URL, mode, endpoint))
 	mgr, err := startManager(env, namespace, o.concurrency)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = mgr.stop() }()
 	const connection = "bench"
-	if err := createConnection(ctx, env.Client, connection, emu.URL, int32(o.budget), int32(o.burst)); err != nil {
+	if err := createConnection(ctx, env.Client, connection, endpoint, mode, int32(o.budget), int32(o.burst)); err != nil {
 		return err
 	}
 

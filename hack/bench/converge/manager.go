@@ -221,16 +221,17 @@ func resourceOf(path string) string {
 	return parts[0]
 }
 
-// createConnection creates the key Secret and a StripeConnection with the given budget pointing at
-// baseURL (burst 0: the operator's default), and waits until the operator has verified it.
-func createConnection(ctx context.Context, kube client.Client, name, baseURL string, budget, burst int32) error {
+// createConnection creates the key Secret and a StripeConnection of mode with the given budget pointing
+// at baseURL (burst 0: the operator's default), and waits until the operator has verified it. A live
+// connection's key is sk_live_... (baseURL is then a liveKeyProxy).
+func createConnection(ctx context.Context, kube client.Client, name, baseURL string, mode v1alpha1.StripeMode, budget, burst int32) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: secretNamespace}}
 	if err := kube.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", secretNamespace, err)
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: secretNamespace, Name: name + "-key"},
-		StringData: map[string]string{"apiKey": "sk_test_" + name},
+		StringData: map[string]string{"apiKey": "sk_" + string(mode) + "_" + name},
 	}
 	if err := kube.Create(ctx, secret); err != nil {
 		return fmt.Errorf("create key Secret: %w", err)
@@ -239,7 +240,7 @@ func createConnection(ctx context.Context, kube client.Client, name, baseURL str
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v1alpha1.StripeConnectionSpec{
 			SecretRef:         v1alpha1.SecretKeySelector{Namespace: secretNamespace, Name: secret.Name, Key: "apiKey"},
-			Mode:              v1alpha1.StripeModeTest,
+			Mode:              mode,
 			Region:            v1alpha1.RegionUS,
 			AllowedNamespaces: &metav1.LabelSelector{},
 			APIBaseURL:        baseURL,

@@ -60,6 +60,14 @@ func (l *requestLog) Handle(_ context.Context, r slog.Record) error {
 func (l *requestLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *requestLog) WithGroup(string) slog.Handler      { return l }
 
+// since returns the requests logged after the first n, and how many are logged now.
+func (l *requestLog) since(n int) ([]loggedRequest, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n = min(n, len(l.entries))
+	return append([]loggedRequest(nil), l.entries[n:]...), len(l.entries)
+}
+
 func (l *requestLog) snapshot() []loggedRequest {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -60,6 +60,7 @@ func managerArgs(kubeconfig string, o options) []string {
 		"--health-probe-bind-address", "0",
 		"--max-concurrent-reconciles", fmt.Sprintf("StripeTenant=%d,BillingPlan=%d", o.tenantConcurrency, o.concurrency),
 		"--cluster-id", "bench-cluster",
+		"--resync-period", o.resyncPeriod.String(),
 		"--zap-log-level", zapFlagLevel(o.logLevel),
 		"--zap-stacktrace-level", "panic",
 	}

@@ -24,13 +24,17 @@ func minimalTenantCalls(o options) int {
 	return o.tenants*len(tenantMinimalCalls) + o.plans*(1+o.prices) + 1
 }
 
-func reportTenants(m *tenantMeasurement, dups tenantDuplicates, planDups duplicates, events kindEvents, fp *failedPasses) {
+func reportTenants(m *tenantMeasurement, dups tenantDuplicates, planDups duplicates, events kindEvents, fp *failedPasses, resync *resyncMeasurement) {
 	ratio := reportTenantConvergence(m)
 	reportTenantStripe(m)
 	reportTenantWrites(m, events)
 	reportRechecks(m, recheckFiguresOf(m))
 	marginal := reportMemory(m)
 	notSynced := reportNotSynced(m)
+	var resyncStripeWrites, resyncKubeWrites int64
+	if resync != nil {
+		resyncStripeWrites, resyncKubeWrites = reportResync(m, resync)
+	}
 
 	causes, by429 := fp.snapshot("StripeTenant")
 	fmt.Printf("\n== Failed passes (the manager's \"Reconciler error\" log lines; each is retried with backoff): %s\n", formatCounts(causes))
@@ -57,6 +61,11 @@ func reportTenants(m *tenantMeasurement, dups tenantDuplicates, planDups duplica
 	}
 	fmt.Println()
 	fmt.Printf("  RSS <= %d MiB/1,000 objects     %-14s %s  (marginal: end - baseline)\n", targetMiBPerThousand, fmt.Sprintf("%.2f", marginal), verdict(marginal <= targetMiBPerThousand))
+	if resync != nil {
+		fmt.Printf("  resync: everything re-read      %-14v %s\n", resync.complete, verdict(resync.complete))
+		fmt.Printf("  resync: Stripe writes = 0       %-14d %s\n", resyncStripeWrites, verdict(resyncStripeWrites == 0))
+		fmt.Printf("  resync: API-server writes = 0   %-14d %s\n", resyncKubeWrites, verdict(resyncKubeWrites == 0))
+	}
 }
 
 // reportTenantConvergence prints the time to all-Synced against the lower bound and returns their ratio.
@@ -122,6 +131,8 @@ func reportTenantStripe(m *tenantMeasurement) {
 	}
 	minimal := minimalTenantCalls(o)
 	fmt.Printf("  %-48s %7d  %7.3f/tenant  (minimal %d, %.3f/tenant)\n", "total", total, float64(total)/n, minimal, float64(minimal)/n)
+	objects := float64(m.objects())
+	fmt.Printf("  by method, per object (%d objects: StripeTenants + BillingPlans): %s\n", m.objects(), perObjectText(byMethod(nil, stats.Requests), objects))
 	fmt.Printf("  responses by status: %s; idempotent replays: %d\n", formatCounts(stats.Responses), stats.IdempotentReplays)
 	fmt.Printf("  after all-Synced, until the settle window ends (%.1f s): %+d requests (%s)\n", m.settleTo.Sub(m.start).Seconds()-m.elapsed.Seconds(),
 		totalRequests(m.afterSettle)-totalRequests(stats), formatDelta(stats.Requests, m.afterSettle.Requests))
