@@ -56,6 +56,7 @@ type flags struct {
 	leaderElectionNS string
 	secretNamespaces string
 	backfillInterval time.Duration
+	claimLease       time.Duration
 	tolerance        time.Duration
 	maxBody          int64
 }
@@ -71,6 +72,7 @@ func run() error {
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader among the relay's replicas (PostgreSQL store): intake, delivery and the feed run on every replica; backfill, rerouting held events, pruning, sink status and replays on the leader only.")
 	flag.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's own).")
 	flag.StringVar(&f.postgresDSNFile, "postgres-dsn-file", "", "File holding a PostgreSQL connection string (a mounted Secret's key): the store is then PostgreSQL, shared by the relay's replicas, instead of SQLite in --data-dir.")
+	flag.DurationVar(&f.claimLease, "claim-lease", store.DefaultClaimLease, "PostgreSQL store: how long a replica's claim on a delivery lasts unless renewed (renewed every third of it while the attempt runs); a replica that dies leaves its deliveries to the others after this long.")
 	flag.StringVar(&f.secretNamespaces, "secret-namespaces", cli.DefaultNamespace(), "Comma-separated namespaces whose Secrets may hold Stripe API keys (read for backfill).")
 	flag.DurationVar(&f.backfillInterval, "backfill-interval", backfill.DefaultInterval, "How often /v1/events is listed for what the relay missed (also once at start).")
 	flag.DurationVar(&f.tolerance, "webhook-tolerance", stripeapi.DefaultWebhookTolerance, "How far a Stripe-Signature timestamp may be from now, either way.")
@@ -226,7 +228,7 @@ func openStore(ctx context.Context, f flags) (*store.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--postgres-dsn-file: %w", err)
 		}
-		return store.OpenPostgres(ctx, strings.TrimSpace(string(dsn)), store.PostgresOptions{})
+		return store.OpenPostgres(ctx, strings.TrimSpace(string(dsn)), store.PostgresOptions{ClaimLease: f.claimLease})
 	}
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)

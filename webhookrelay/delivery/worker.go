@@ -117,7 +117,9 @@ func (w *worker) run(ctx context.Context) {
 
 // deliver attempts one row and records its outcome.
 func (w *worker) deliver(ctx context.Context, sink Sink, row store.Delivery) {
+	stopRenewing := w.keepClaimed(ctx, row)
 	out, held := w.d.attempt(ctx, sink, sink.Secrets, row)
+	stopRenewing()
 	if ctx.Err() != nil && !out.Delivered {
 		// Stopped mid-attempt (the sink was removed, the relay is stopping): not the sink's failure.
 		w.finish(row.EventID)
@@ -147,6 +149,31 @@ func (w *worker) deliver(ctx context.Context, sink Sink, row store.Delivery) {
 	}
 	w.mu.Unlock()
 	w.finish(row.EventID)
+}
+
+// keepClaimed renews the row's claim (PostgreSQL) every third of its lease while the attempt runs,
+// so that another replica takes the row over only when this one stopped renewing (it died).
+func (w *worker) keepClaimed(ctx context.Context, row store.Delivery) (stop func()) {
+	lease := w.d.opts.Store.ClaimLease()
+	if lease <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.d.opts.Clock.After(lease / 3):
+			}
+			if err := w.d.opts.Store.Renew(ctx, row.Destination, row.EventID, w.d.opts.Clock.Now()); err != nil && ctx.Err() == nil {
+				w.d.opts.Log.Error(err, "renew a delivery's claim", "sink", row.Destination, "event", row.EventID)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (w *worker) finish(eventID string) {

@@ -77,8 +77,38 @@ func suiteSharedBudget(t *testing.T) {
 		if got, _ := claim(a, "ns/one", now.Add(time.Second), one); got != nil {
 			t.Fatalf("claimed %v beside a live claim", got)
 		}
-		if got, _ := claim(a, "ns/one", now.Add(claimLease+time.Second), one); fmt.Sprint(got) != "[2]" {
+		if got, _ := claim(a, "ns/one", now.Add(DefaultClaimLease+time.Second), one); fmt.Sprint(got) != "[2]" {
 			t.Fatalf("after the dead replica's lease a claimed %v, want [2]", got)
 		}
 	})
+}
+
+// suiteRenewedClaimHolds pins the claim's renewal (PostgreSQL): a row whose replica keeps renewing
+// its claim is not handed to another replica past the first lease; once renewals stop, it is, one
+// lease after the last.
+func suiteRenewedClaimHolds(t *testing.T) {
+	if engineUnderTest.name != "postgres" {
+		t.Skip("SQLite's rows are not claimed")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "relay.db")
+	a, b := openTest(t, path), openTest(t, path)
+	if _, err := a.Put(ctx, event("evt_long", t0), []string{"ns/slow"}); err != nil {
+		t.Fatal(err)
+	}
+	lease := a.ClaimLease()
+	now := t0.Add(time.Minute)
+	if due, _, err := a.Due(ctx, DueQuery{Destination: "ns/slow", Now: now, Limit: 1}); err != nil || len(due) != 1 {
+		t.Fatalf("claim = %v, %v", due, err)
+	}
+	renewed := now.Add(lease * 2 / 3)
+	if err := a.Renew(ctx, "ns/slow", "evt_long", renewed); err != nil {
+		t.Fatal(err)
+	}
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/slow", Now: now.Add(lease + time.Second), Limit: 1}); len(due) != 0 {
+		t.Fatal("a renewed claim was handed to another replica when its first lease ended")
+	}
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/slow", Now: renewed.Add(lease + time.Second), Limit: 1}); len(due) != 1 {
+		t.Fatal("the row was not handed over one lease after the last renewal")
+	}
 }

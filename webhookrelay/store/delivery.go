@@ -102,6 +102,11 @@ type Deliveries interface {
 	// in seq order, leaving out the events in q.Skip. When it returns none because the shared budget
 	// is spent (by other replicas), wait says how long to wait before asking again (else 0).
 	Due(ctx context.Context, q DueQuery) (rows []Delivery, wait time.Duration, err error)
+	// ClaimLease is how long a claim Due made lasts unless renewed (PostgreSQL: a replica that dies
+	// mid-attempt leaves the row to the others after it); 0 when claims do not lapse (SQLite).
+	ClaimLease() time.Duration
+	// Renew extends this replica's claim on a row still being attempted by another ClaimLease.
+	Renew(ctx context.Context, destination, eventID string, now time.Time) error
 	// NextDue returns when destination's earliest pending row is due, false when none is pending.
 	NextDue(ctx context.Context, destination string) (time.Time, bool, error)
 	// Record stores attempts' outcomes (through the group commit).
@@ -116,10 +121,11 @@ type Deliveries interface {
 	Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error)
 }
 
-// claimLease is how long a PostgreSQL replica's claim on a row lasts: longer than any attempt (a
-// sink's timeout is at most 60 s); a replica that dies mid-delivery leaves its rows to the others
-// after it.
-const claimLease = 2 * time.Minute
+// DefaultClaimLease is how long a PostgreSQL replica's claim on a row lasts unless renewed: the
+// deliverer renews its claims while an attempt runs, so a lease need not outlast the longest
+// attempt, only a few renewals; a replica that dies mid-delivery leaves its rows to the others after
+// at most this long.
+const DefaultClaimLease = 30 * time.Second
 
 // maxErrorLength bounds the last error kept per row.
 const maxErrorLength = 500
@@ -137,6 +143,7 @@ const (
 	UPDATE outbox o SET claimed_until = $4 FROM due WHERE o.event_id = due.event_id AND o.destination = due.destination
 	RETURNING o.event_id, o.destination, o.seq, o.attempts`
 	sqlClaimedEventsPG = `SELECT id, type, received_at, payload FROM events WHERE id = ANY($1)`
+	sqlRenewPG         = `UPDATE outbox SET claimed_until = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending' AND claimed_until > 0`
 	sqlNextDue         = `SELECT MIN(next_attempt) FROM outbox WHERE destination = $1 AND state = 'pending'`
 	sqlRecordDone      = `UPDATE outbox SET state = 'delivered', attempts = attempts + 1, claimed_until = 0, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
 	sqlRecordFailed    = `UPDATE outbox SET attempts = attempts + 1, claimed_until = 0, next_attempt = $3, last_error = $4, updated_at = $5 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`

@@ -254,7 +254,7 @@ func suiteReplicasShareDeliveries(t *testing.T) {
 	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now, Limit: 100}); len(due) != 1 || due[0].EventID != "evt_r00" {
 		t.Fatalf("after its outcome the row is not due again: %v", due)
 	}
-	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now.Add(claimLease + time.Second), Limit: 100}); len(due) != 40 {
+	if due, _, _ := b.Due(ctx, DueQuery{Destination: "ns/gl", Now: now.Add(DefaultClaimLease + time.Second), Limit: 100}); len(due) != 40 {
 		t.Fatalf("%d rows back after the lease, want all 40 (claimed by replicas that never answered)", len(due))
 	}
 }

@@ -66,6 +66,7 @@ var suite = []struct {
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
 	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},
 	{"SharedBudget", suiteSharedBudget},
+	{"RenewedClaimHolds", suiteRenewedClaimHolds},
 	{"NotificationsWakeReplicas", suiteNotificationsWakeReplicas},
 }
 

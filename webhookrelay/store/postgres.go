@@ -16,6 +16,8 @@ import (
 type PostgresOptions struct {
 	// MaxConns bounds the pool (default 20).
 	MaxConns int
+	// ClaimLease is how long a delivery claim lasts unless renewed (default DefaultClaimLease).
+	ClaimLease time.Duration
 }
 
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value string), applies the
@@ -24,6 +26,9 @@ type PostgresOptions struct {
 func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 20
+	}
+	if opts.ClaimLease <= 0 {
+		opts.ClaimLease = DefaultClaimLease
 	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -38,7 +43,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, dsn: dsn, quit: make(chan struct{})}
+	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, claimLease: opts.ClaimLease, dsn: dsn, quit: make(chan struct{})}
 	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: prepare insert: %w", err)

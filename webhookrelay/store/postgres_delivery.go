@@ -26,8 +26,8 @@ const (
 	sqlInFlightPG   = `SELECT COUNT(*) FROM outbox WHERE destination = $1 AND claimed_until > $2 AND state = 'pending'`
 )
 
-// claimDue is Due on PostgreSQL. It claims the rows it returns for claimLease, so that no two
-// replicas attempt a row at once (Record releases the claim); and it holds the destination's limits
+// claimDue is Due on PostgreSQL. It claims the rows it returns for the claim lease, so that no two
+// replicas attempt a row at once (Record releases the claim, Renew extends it); and it holds the destination's limits
 // across replicas (q.Shared): the attempts claimed and not recorded, by any replica, stay within
 // MaxInFlight, and claims draw on one token bucket per destination kept in the database. The claims
 // of a destination are serialized and each takes the lowest due seqs, so replicas start attempts in
@@ -51,7 +51,7 @@ func (s *DB) claimDue(ctx context.Context, q DueQuery) ([]Delivery, time.Duratio
 			}
 		}
 		var err error
-		if out, err = claimRows(ctx, tx, q, limit); err != nil {
+		if out, err = claimRows(ctx, tx, q, limit, s.claimLease); err != nil {
 			return err
 		}
 		if q.Shared.bounded() {
@@ -135,9 +135,9 @@ func (b tokenBucket) spend(ctx context.Context, tx *writeTx, q DueQuery, claimed
 	return nil
 }
 
-// claimRows claims up to limit due rows no other replica holds and reads their events.
-func claimRows(ctx context.Context, tx *writeTx, q DueQuery, limit int) ([]Delivery, error) {
-	rows, err := tx.QueryContext(ctx, sqlClaimDuePG, q.Destination, q.Now.UnixMilli(), limit, q.Now.Add(claimLease).UnixMilli())
+// claimRows claims up to limit due rows no other replica holds, for lease, and reads their events.
+func claimRows(ctx context.Context, tx *writeTx, q DueQuery, limit int, lease time.Duration) ([]Delivery, error) {
+	rows, err := tx.QueryContext(ctx, sqlClaimDuePG, q.Destination, q.Now.UnixMilli(), limit, q.Now.Add(lease).UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -189,6 +189,25 @@ func readClaimedEvents(ctx context.Context, tx *sql.Tx, ids []string, out []Deli
 	}
 	if err := events.Err(); err != nil {
 		return fmt.Errorf("claimed events: %w", err)
+	}
+	return nil
+}
+
+// ClaimLease implements Deliveries.
+func (s *DB) ClaimLease() time.Duration {
+	if !s.pg {
+		return 0
+	}
+	return s.claimLease
+}
+
+// Renew implements Deliveries (PostgreSQL; SQLite's rows are not claimed).
+func (s *DB) Renew(ctx context.Context, destination, eventID string, now time.Time) error {
+	if !s.pg {
+		return nil
+	}
+	if _, err := s.write.ExecContext(ctx, sqlRenewPG, eventID, destination, now.Add(s.claimLease).UnixMilli()); err != nil {
+		return fmt.Errorf("renew the claim of %s to %s: %w", eventID, destination, err)
 	}
 	return nil
 }

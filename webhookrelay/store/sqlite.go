@@ -38,8 +38,10 @@ type DB struct {
 	write *sql.DB // SQLite: one connection (one writer; the batching goroutine and Prune share it)
 	read  *sql.DB
 	ins   *sql.Stmt
-	out   *sql.Stmt
-	pg    bool
+	// claimLease: PostgreSQL's delivery claims (PostgresOptions.ClaimLease).
+	claimLease time.Duration
+	out        *sql.Stmt
+	pg         bool
 	// maxConns is PostgreSQL's pool size; dsn its connection string (for LISTEN).
 	maxConns int
 	dsn      string
