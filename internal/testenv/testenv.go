@@ -140,6 +140,7 @@ func Start(opts Options) (*Env, error) {
 	}
 	e := &Env{Scheme: scheme, AssetsDir: assets, RepoRoot: root, tmpDir: tmp, cacheDir: filepath.Join(tmp, "kube-cache")}
 	e.env = &envtest.Environment{
+		ControlPlane:             diesWithThisProcess(assets, tmp),
 		BinaryAssetsDirectory:    assets,
 		CRDDirectoryPaths:        crdDirs,
 		ErrorIfCRDPathMissing:    true,
@@ -169,6 +170,31 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// diesWithThisProcess returns a control plane whose etcd and kube-apiserver the kernel kills when
+// this process ends, also when a test times out or panics and no deferred Stop runs: envtest starts
+// each in a process group of its own, which would outlive the test binary (and hold the next run's
+// ports and CPU). Each is started through a script in dir that execs it under util-linux's
+// `setpriv --pdeathsig KILL` (same pid, so envtest's SIGTERM at Stop still reaches it). Without
+// setpriv, the binaries are started as they are.
+func diesWithThisProcess(assets, dir string) envtest.ControlPlane {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return envtest.ControlPlane{}
+	}
+	wrap := func(name string) string {
+		script := filepath.Join(dir, name+"-pdeathsig")
+		body := fmt.Sprintf("#!/bin/sh\nexec %s --pdeathsig KILL -- %s \"$@\"\n", setpriv, filepath.Join(assets, name))
+		if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+			return "" // envtest finds the binary itself
+		}
+		return script
+	}
+	return envtest.ControlPlane{
+		Etcd:      &envtest.Etcd{Path: wrap("etcd")},
+		APIServer: &envtest.APIServer{Path: wrap("kube-apiserver")},
+	}
 }
 
 // openAPITimeout bounds the wait for the installed CRDs to appear in the OpenAPI v3 documents.
