@@ -96,7 +96,7 @@ bench-scale: envtest-assets ## Benchmark: 10,000 objects (9,900 StripeTenants + 
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go run ./hack/bench/converge -scenario tenants -tenants 9900 -plans 100 -rate 100 -timeout 40m -settle 60s
 
 .PHONY: bench-relay
-bench-relay: ## Benchmark: the webhook relay's intake (verify + durable SQLite commit + 200) vs a bare verify-only handler, over HTTP on 127.0.0.1, then a kill -9 under load; prints events/s, latency percentiles, PASS/MISS (BENCH_ARGS='-duration 5s', -h lists the flags).
+bench-relay: ## Benchmark: the webhook relay's intake (verify + durable commit + 200) vs a bare verify-only handler over HTTP on 127.0.0.1, delivery to sinks (lag, drain, exact ledger) and a kill -9 under load on SQLite; then the same intake and delivery on a private PostgreSQL with 1 and 3 replicas on one database (-postgres=false skips it); prints events/s, p50/p99 ack, delivered/s, lag, CPU, PASS/MISS (BENCH_ARGS='-duration 5s', -h lists the flags).
 	go run ./hack/bench/relay $(BENCH_ARGS)
 
 ##@ Tools

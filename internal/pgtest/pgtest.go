@@ -68,6 +68,11 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartServer starts a server outside a test (a benchmark, a tool); the caller calls Stop (or Kill,
+// then Stop, to remove its folder) on every exit path. The server also gets SIGKILL should the
+// calling process die first.
+func StartServer() (*Server, error) { return start() }
+
 func start() (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
@@ -201,6 +206,10 @@ func ready(s *Server) bool {
 	return exec.CommandContext(ctx, filepath.Join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port)).Run() == nil
 }
 
+// PID is the postmaster's process id; it leads the server's process group, so its backends are
+// the processes of that group (and its reaped children's CPU time is in its own /proc/<pid>/stat).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill ends the server as a crash would (SIGKILL to its group); Restart starts it again.
 func (s *Server) Kill() {
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
@@ -236,6 +245,11 @@ func (s *Server) CreateDatabase(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return dsn
+}
+
+// NewDatabase is CreateDatabase outside a test: it creates the database name and returns its DSN.
+func (s *Server) NewDatabase(ctx context.Context, name string) (string, error) {
+	return s.createDatabase(ctx, name)
 }
 
 func (s *Server) createDatabase(ctx context.Context, name string) (string, error) {

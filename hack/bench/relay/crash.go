@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
@@ -28,15 +27,18 @@ type crashResult struct {
 
 // runCrash loads a fresh relay for -crash-after, kills its process group with SIGKILL while the load
 // goes on, then opens its store with the store package and looks up every acknowledged id.
-func runCrash(ctx context.Context, self, dir, secret string, gen *generator, o options) (crashResult, error) {
-	srv, err := startServer(self, serverArgs(dir, modeCrash, secret, o))
+func (b *bench) runCrash(ctx context.Context) (crashResult, error) {
+	o := b.o
+	ref := b.sqlite(modeCrash)
+	set, err := b.startServers(phaseSpec{name: modeCrash, mode: modeRelay, store: ref, replicas: 1})
 	if err != nil {
 		return crashResult{}, err
 	}
+	srv := set[0]
 	defer func() { _ = srv.stop() }()
 	step("crash: relay pid %d at %s; %d clients; kill -9 of its process group after %s of load", srv.pid(), srv.url, o.clients, o.crashAfter)
 
-	lg := newLoad(srv.url, gen, o.clients, true)
+	lg := newLoad([]string{srv.url}, b.gen, o.clients, true)
 	defer lg.close()
 	lg.begin()
 	lg.mark() // everything counts: an event acknowledged in the first millisecond must be stored too
@@ -67,9 +69,9 @@ func runCrash(ctx context.Context, self, dir, secret string, gen *generator, o o
 	step("crash: killed after %.2f s: %d events acknowledged, %d requests cut off; opening the store", c.LoadSeconds, c.Acknowledged, c.CutOff)
 
 	began := time.Now()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, modeCrash+".db"), store.SQLiteOptions{})
+	st, err := ref.open(ctx)
 	if err != nil {
-		return c, fmt.Errorf("open the killed relay's store: %w", err)
+		return c, fmt.Errorf("the killed relay's store: %w", err)
 	}
 	defer func() { _ = st.Close() }()
 	c.RecoverMS = float64(time.Since(began).Microseconds()) / 1000
@@ -94,11 +96,11 @@ func runCrash(ctx context.Context, self, dir, secret string, gen *generator, o o
 	return c, nil
 }
 
-// countStored opens a relay's store after its server stopped and counts its events.
-func countStored(ctx context.Context, path string) (int64, error) {
-	st, err := store.OpenSQLite(ctx, path, store.SQLiteOptions{})
+// countStored opens a relay's store after its servers stopped and counts its events.
+func countStored(ctx context.Context, ref storeRef) (int64, error) {
+	st, err := ref.open(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("open the relay's store: %w", err)
+		return 0, err
 	}
 	defer func() { _ = st.Close() }()
 	n, err := st.Count(ctx)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +23,9 @@ import (
 // one worker per sink, each delivery signed with the Standard Webhooks scheme, the intake's Stored
 // hook waking the workers, every event routed with delivery.Route to every sink (one connection, one
 // region). The sinks are HTTP servers in a process of their own (sink.go) that verify each delivery.
+// On PostgreSQL (deliver pg xN, postgres.go) N replicas on one database each run a Deliverer; they
+// claim rows with FOR UPDATE SKIP LOCKED and share each sink's MaxInFlight and rate through the store,
+// and wake for each other's events by LISTEN/NOTIFY.
 //
 // After the load the phase waits for the backlog to drain (-drain-timeout), stops the relay, opens
 // its store and keeps the ledger per sink: every acknowledged event is received by the sink, or dead
@@ -78,6 +78,13 @@ func deliverHandler(st *store.DB, timed store.Store, o serveOptions) (http.Handl
 		defer close(done)
 		_ = d.Start(ctx)
 	}()
+	// As cmd/relay does: on PostgreSQL every replica's Deliverer also wakes for the events the other
+	// replicas stored (LISTEN/NOTIFY); on SQLite this returns at once.
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		_ = st.Notifications(ctx, d.Wake, nil)
+	}()
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc(pendingPath, func(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +103,7 @@ func deliverHandler(st *store.DB, timed store.Store, o serveOptions) (http.Handl
 	stop := func() {
 		cancel()
 		<-done
+		<-notified
 		// The workers' attempts run in goroutines of their own, not waited for by Start: give those
 		// cut off by the cancel a moment to give up before the store closes (an outcome not recorded
 		// leaves its row pending, which the ledger accounts for).
@@ -104,95 +112,43 @@ func deliverHandler(st *store.DB, timed store.Store, o serveOptions) (http.Handl
 	return mux, stop, nil
 }
 
-// deliveryResult is a delivery phase's sinks' side.
-type deliveryResult struct {
-	Sinks       int   `json:"sinks"`
-	MaxInFlight int   `json:"max_in_flight"`
-	Acked       int64 `json:"acknowledged_total"` // the whole phase, warm-up included: the ledger's
-	// DeliveredPerSec is the slowest sink's receipts per second in the measurement window.
-	DeliveredPerSec float64 `json:"delivered_per_s_min_sink"`
-	// Lag of the events acknowledged in the window: the sink's first receipt minus the client's read of
-	// the 2xx (ms; negative when the delivery beat the ack to its reader), every sink's together.
-	// An event still undelivered when the relay stopped has a lag of at least LagBound (the stop minus
-	// the window's end); a quantile that falls among those is -1 ("> LagBound").
-	LagP50         float64 `json:"lag_p50_ms"`
-	LagP99         float64 `json:"lag_p99_ms"`
-	LagP999        float64 `json:"lag_p999_ms"`
-	LagMax         float64 `json:"lag_max_ms"`
-	LagN           int64   `json:"lag_deliveries"` // (event, sink) pairs of the window, delivered or not
-	LagUndelivered int64   `json:"lag_undelivered"`
-	LagBound       float64 `json:"lag_bound_ms"`
-	// Drain: from the load's end until no sink is owed anything (or -drain-timeout).
-	DrainS    float64 `json:"drain_s"`
-	Drained   bool    `json:"drained"`
-	DrainRate float64 `json:"drain_deliveries_per_s"` // every sink's receipts per second while draining
-	// The CPU per delivery while draining (no intake then): the relay's server and the sinks'.
-	DrainServerUSPer float64      `json:"drain_server_cpu_us_per_delivery"`
-	DrainSinkUSPer   float64      `json:"drain_sink_cpu_us_per_delivery"`
-	Duplicates       int64        `json:"duplicates"`
-	Ledger           bool         `json:"ledger_exact"`
-	PerSink          []sinkResult `json:"per_sink"`
-}
-
-// sinkResult is one sink's figures and ledger.
-type sinkResult struct {
-	Key         string  `json:"key"`
-	InWindow    int64   `json:"received_in_window"`
-	PerSec      float64 `json:"received_per_s"`
-	Received    int64   `json:"received_acknowledged"` // distinct acknowledged ids the sink received
-	Extra       int64   `json:"received_unacknowledged"`
-	Duplicates  int64   `json:"duplicates"`
-	Bad         int64   `json:"bad_signatures"`
-	FirstBad    string  `json:"first_bad,omitempty"`
-	Conns       int64   `json:"connections"` // TCP connections the sink accepted
-	Dead        int64   `json:"dead"`
-	Pending     int64   `json:"pending"`      // acknowledged, pending in the store, not received
-	PendingSeen int64   `json:"pending_seen"` // pending in the store, yet received (outcome not recorded)
-	Delivered   int64   `json:"store_delivered"`
-	Missing     int64   `json:"missing"` // acknowledged, and neither received, dead nor pending
-	Ledger      bool    `json:"ledger_exact"`
-}
-
-// runDeliver is one delivery phase with n sinks.
-func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o options, n int) (phase, error) {
-	name := fmt.Sprintf("deliver x%d", n)
-	file := fmt.Sprintf("deliver-x%d", n)
-	db := filepath.Join(dir, file+".db")
+// runDeliver is one delivery phase with n sinks, served by spec's replicas: each runs a Deliverer
+// on the phase's store (on PostgreSQL the replicas share each sink's rows, bound and rate).
+func (b *bench) runDeliver(ctx context.Context, spec phaseSpec, n int) (phase, error) {
+	o := b.o
+	name := spec.name
 	sinkSecret := newSinkSecret()
-	sk, err := startServer(self, []string{"-serve", modeSink, "-serve-sinks", strconv.Itoa(n), "-serve-sink-secret", sinkSecret})
+	sk, err := startServer(b.self, []string{"-serve", modeSink, "-serve-sinks", strconv.Itoa(n), "-serve-sink-secret", sinkSecret})
 	if err != nil {
 		return phase{}, err
 	}
 	defer func() { _ = sk.stop() }()
-	args := []string{"-serve", modeDeliver, "-serve-secret", secret, "-serve-db", db,
-		"-serve-sink-urls", sk.url, "-serve-sink-secret", sinkSecret, "-serve-max-inflight", strconv.Itoa(o.maxInFlight)}
-	if o.cpuProfile != "" {
-		args = append(args, "-serve-cpuprofile", filepath.Join(o.cpuProfile, file+".pprof"))
-	}
-	srv, err := startServer(self, args)
+	srv, err := b.startServers(spec, "-serve-sink-urls", sk.url, "-serve-sink-secret", sinkSecret,
+		"-serve-max-inflight", strconv.Itoa(o.maxInFlight))
 	if err != nil {
 		return phase{}, err
 	}
 	defer func() { _ = srv.stop() }()
-	step("%s: relay pid %d at %s, %d sink(s) pid %d; %d clients, warm-up %s, measuring %s", name, srv.pid(), srv.url,
+	step("%s: relay pid %s at %v, %d sink(s) pid %d; %d clients, warm-up %s, measuring %s", name, srv.pidText(), srv.urls(),
 		n, sk.pid(), o.clients, o.warmup, o.duration)
 
-	lg := newLoad(srv.url, gen, o.clients, false)
+	lg := newLoad(srv.urls(), b.gen, o.clients, false)
 	lg.recordAcks = true
 	defer lg.close()
-	ph, workers, err := measureDeliver(ctx, name, srv, sk, lg, o)
+	of := cpuOf{servers: srv.pids(), sink: sk.pid(), pg: spec.store.pg}
+	ph, workers, err := measureDeliver(ctx, spec, srv, of, lg, o)
 	if err != nil {
 		return phase{}, err
 	}
 	step("%s: %.0f events/s acknowledged; waiting for the backlog to drain (at most %s)", name, ph.EventsPerSec, o.drainTimeout)
 	sinkURLs := strings.Split(sk.url, ",")
 	d := &deliveryResult{Sinks: n, MaxInFlight: o.maxInFlight}
-	if err := drain(ctx, srv, sk, lg.http, sinkURLs, o.drainTimeout, d); err != nil {
+	if err := drain(ctx, srv, sk, of, lg.http, sinkURLs, o.drainTimeout, d); err != nil {
 		return phase{}, err
 	}
 
-	// Stop the relay (its Deliverer with it) first, then read the sinks' receipts and the store: what
-	// the sinks received is then final, and the store has every outcome it will ever record.
+	// Stop the relay (its Deliverers with it) first, then read the sinks' receipts and the store:
+	// what the sinks received is then final, and the store has every outcome it will ever record.
 	if err := srv.stop(); err != nil {
 		return phase{}, err
 	}
@@ -203,7 +159,7 @@ func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o
 			return phase{}, err
 		}
 	}
-	if ph.Stored, err = countStored(ctx, db); err != nil {
+	if ph.Stored, err = countStored(ctx, spec.store); err != nil {
 		return phase{}, err
 	}
 	acks := map[string]int64{}
@@ -213,7 +169,7 @@ func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o
 		}
 	}
 	d.Acked = int64(len(acks))
-	if err := ledger(ctx, db, d, acks, stats); err != nil {
+	if err := ledger(ctx, spec.store, d, acks, stats); err != nil {
 		return phase{}, err
 	}
 	winStart, winEnd := lg.windowWall()
@@ -229,46 +185,48 @@ func runDeliver(ctx context.Context, self, dir, secret string, gen *generator, o
 }
 
 // measureDeliver is the phase's load: -warmup, then -duration measured (the intake's side).
-func measureDeliver(ctx context.Context, name string, srv, sk *serverProcess, lg *load, o options) (phase, []*worker, error) {
+func measureDeliver(ctx context.Context, spec phaseSpec, srv replicaSet, of cpuOf, lg *load, o options) (phase, []*worker, error) {
 	var (
 		before   cpuSample
 		statsErr error
 	)
 	workers, window, err := lg.run(ctx, o.warmup, o.duration, func() {
-		statsErr = resetPutStats(lg.http, srv.url)
-		before = sampleCPU(srv.pid(), sk.pid())
+		statsErr = resetPutStats(lg.http, srv.urls())
+		before = sampleCPU(of)
 		if o.cpuProfile != "" {
-			_ = srv.signal(syscall.SIGUSR1) // the profile covers the window and the drain
+			srv.signal(syscall.SIGUSR1) // the profile covers the window and the drain
 		}
 	})
-	after := sampleCPU(srv.pid(), sk.pid())
+	after := sampleCPU(of)
 	if err != nil {
 		return phase{}, nil, err
 	}
 	if statsErr != nil {
 		return phase{}, nil, statsErr
 	}
-	puts, err := readPutStats(lg.http, srv.url)
+	puts, err := readPutStats(lg.http, srv.urls())
 	if err != nil {
 		return phase{}, nil, err
 	}
-	ph := summarize(name, merge(workers), window, before, after)
+	ph := summarize(spec, merge(workers), window, before, after)
 	ph.Put = &puts
 	return ph, workers, nil
 }
 
 // drain waits for the backlog to drain and fills d's drain figures: its time, the deliveries per
-// second meanwhile, and the CPU per delivery of the relay and the sinks (no intake then).
-func drain(ctx context.Context, srv, sk *serverProcess, client *http.Client, sinkURLs []string, timeout time.Duration, d *deliveryResult) error {
-	from := sampleCPU(srv.pid(), sk.pid())
+// second meanwhile, and the CPU per delivery of the relay (every replica), of PostgreSQL (its
+// phases) and of the sinks (no intake then).
+func drain(ctx context.Context, srv replicaSet, sk *serverProcess, of cpuOf, client *http.Client, sinkURLs []string, timeout time.Duration, d *deliveryResult) error {
+	from := sampleCPU(of)
 	receivedBefore, err := totalReceived(client, sinkURLs)
 	if err != nil {
 		return err
 	}
-	if d.Drained, err = waitDrained(ctx, client, srv.url, timeout); err != nil {
+	// The replicas share the store: any of them tells what is still owed.
+	if d.Drained, err = waitDrained(ctx, client, srv[0].url, timeout); err != nil {
 		return err
 	}
-	to := sampleCPU(srv.pid(), sk.pid())
+	to := sampleCPU(of)
 	receivedAfter, err := totalReceived(client, sinkURLs)
 	if err != nil {
 		return err
@@ -283,110 +241,10 @@ func drain(ctx context.Context, srv, sk *serverProcess, client *http.Client, sin
 	if delivered := receivedAfter - receivedBefore; delivered > 0 {
 		d.DrainServerUSPer = float64((to.server - from.server).Microseconds()) / float64(delivered)
 		d.DrainSinkUSPer = float64((to.sink - from.sink).Microseconds()) / float64(delivered)
+		d.DrainPostgresUSPer = float64((to.postgres - from.postgres).Microseconds()) / float64(delivered)
 		if d.DrainS > 0 {
 			d.DrainRate = float64(delivered) / d.DrainS
 		}
-	}
-	return nil
-}
-
-// rates fills the sinks' receipts per second in the window (wall clock, Unix ns), the lag and the
-// duplicates, after the ledger.
-func (d *deliveryResult) rates(acks map[string]int64, stats []sinkStats, winStart, winEnd, stoppedAt int64) {
-	window := time.Duration(winEnd - winStart).Seconds()
-	var lags []time.Duration
-	d.Ledger = len(d.PerSink) > 0
-	for i, s := range stats {
-		r := &d.PerSink[i]
-		for _, at := range s.Received {
-			if at >= winStart && at <= winEnd {
-				r.InWindow++
-			}
-		}
-		if window > 0 {
-			r.PerSec = float64(r.InWindow) / window
-		}
-		if i == 0 || r.PerSec < d.DeliveredPerSec {
-			d.DeliveredPerSec = r.PerSec
-		}
-		for id, ackAt := range acks {
-			if ackAt < winStart || ackAt > winEnd {
-				continue
-			}
-			if got, ok := s.Received[id]; ok {
-				lags = append(lags, time.Duration(got-ackAt))
-			} else {
-				lags = append(lags, undelivered)
-				d.LagUndelivered++
-			}
-		}
-		d.Duplicates += r.Duplicates
-		d.Ledger = d.Ledger && r.Ledger
-	}
-	slices.Sort(lags)
-	d.LagN = int64(len(lags))
-	d.LagBound = msOf(time.Duration(stoppedAt - winEnd))
-	at := func(q float64) float64 {
-		if v := quantile(lags, q); v != undelivered {
-			return msOf(v)
-		}
-		return -1
-	}
-	d.LagP50, d.LagP99, d.LagP999, d.LagMax = at(0.5), at(0.99), at(0.999), at(1)
-}
-
-// undelivered is the lag of an event a sink had not received when the relay stopped.
-const undelivered = time.Duration(math.MaxInt64)
-
-// lag formats a lag quantile: -1 is "more than the bound".
-func (d *deliveryResult) lag(v float64) string {
-	if v < 0 {
-		return "> " + dur(d.LagBound)
-	}
-	return dur(v)
-}
-
-// ledger fills d.PerSink from the sinks' receipts and the stopped relay's store: per sink, every
-// acknowledged event must be received, dead or pending.
-func ledger(ctx context.Context, path string, d *deliveryResult, acks map[string]int64, stats []sinkStats) error {
-	st, err := store.OpenSQLite(ctx, path, store.SQLiteOptions{})
-	if err != nil {
-		return fmt.Errorf("open the relay's store: %w", err)
-	}
-	defer func() { _ = st.Close() }()
-	for i, s := range stats {
-		r := sinkResult{Key: sinkKey(i), Duplicates: s.Duplicates, Bad: s.Bad, FirstBad: s.FirstBad, Conns: s.Conns}
-		for id := range s.Received {
-			if _, ok := acks[id]; ok {
-				r.Received++
-			} else {
-				r.Extra++
-			}
-		}
-		c, err := st.Counts(ctx, r.Key)
-		if err != nil {
-			return err
-		}
-		r.Dead, r.Delivered = c.Dead, c.Delivered
-		if c.Pending > 0 {
-			rows, _, err := st.Due(ctx, store.DueQuery{Destination: r.Key, Now: time.Now().Add(24 * 365 * time.Hour), Limit: int(c.Pending)})
-			if err != nil {
-				return err
-			}
-			for _, row := range rows {
-				_, acked := acks[row.EventID]
-				_, seen := s.Received[row.EventID]
-				switch {
-				case seen:
-					r.PendingSeen++
-				case acked:
-					r.Pending++
-				}
-			}
-		}
-		r.Missing = int64(len(acks)) - r.Received - r.Dead - r.Pending
-		r.Ledger = r.Missing == 0 && r.Bad == 0
-		d.PerSink = append(d.PerSink, r)
 	}
 	return nil
 }
@@ -432,88 +290,4 @@ func totalReceived(client *http.Client, urls []string) (int64, error) {
 		n += s.Distinct
 	}
 	return n, nil
-}
-
-// dur formats milliseconds, as seconds from 1 s on.
-func dur(v float64) string {
-	if v >= 1000 || v <= -1000 {
-		return fmt.Sprintf("%.2f s", v/1000)
-	}
-	return ms(v)
-}
-
-// printDelivery prints the delivery phases' sinks' side, in the report's table style.
-func printDelivery(phases []phase) {
-	var ds []phase
-	for _, p := range phases {
-		if p.Delivery != nil {
-			ds = append(ds, p)
-		}
-	}
-	if len(ds) == 0 {
-		return
-	}
-	fmt.Printf("\n== Delivery, end to end (Stripe → relay → sinks): MaxInFlight %d and %s requests/s per sink; every delivery verified (Standard Webhooks) by the sink\n",
-		ds[0].Delivery.MaxInFlight, thousands(sinkRate))
-	fmt.Printf("%-10s %5s %9s %9s %7s %9s %9s %9s %9s %8s %5s %7s\n", "phase", "sinks", "intake/s", "deliv/s", "e2e", "lag p50",
-		"lag p99", "lag p99.9", "lag max", "drain", "dups", "ledger")
-	for _, p := range ds {
-		d := p.Delivery
-		ratio := 0.0
-		if p.EventsPerSec > 0 {
-			ratio = d.DeliveredPerSec / p.EventsPerSec
-		}
-		drain := fmt.Sprintf("%.1f s", d.DrainS)
-		if !d.Drained {
-			drain = ">" + drain
-		}
-		ledger := "exact"
-		if !d.Ledger {
-			ledger = "VOID"
-		}
-		fmt.Printf("%-10s %5d %9s %9s %5.0f %% %9s %9s %9s %9s %8s %5d %7s\n", p.Name, d.Sinks, thousands(int64(p.EventsPerSec+0.5)),
-			thousands(int64(d.DeliveredPerSec+0.5)), ratio*100, d.lag(d.LagP50), d.lag(d.LagP99), d.lag(d.LagP999), d.lag(d.LagMax),
-			drain, d.Duplicates, ledger)
-	}
-	for _, p := range ds {
-		d := p.Delivery
-		fmt.Printf("  %s: %s events acknowledged (warm-up included); draining: %s deliveries/s, %.0f µs of relay CPU and %.0f µs of sink CPU per delivery\n",
-			p.Name, thousands(d.Acked), thousands(int64(d.DrainRate+0.5)), d.DrainServerUSPer, d.DrainSinkUSPer)
-		if !d.Drained {
-			var owed int64
-			for _, s := range d.PerSink {
-				owed += s.Pending + s.PendingSeen
-			}
-			more := "?"
-			if d.DrainRate > 0 {
-				more = fmt.Sprintf("%.0f s", float64(owed)/d.DrainRate)
-			}
-			fmt.Printf("    not drained: %s deliveries still owed after %.1f s; at the drain rate, about %s more\n",
-				thousands(owed), d.DrainS, more)
-		}
-		for _, s := range d.PerSink {
-			verdict := "exact"
-			if !s.Ledger {
-				verdict = "VOID"
-			}
-			fmt.Printf("    %s: %s/s in the window, %s connections; %s acknowledged = %s received + %s dead + %s pending (+%s missing): %s",
-				s.Key, thousands(int64(s.PerSec+0.5)), thousands(s.Conns), thousands(d.Acked), thousands(s.Received),
-				thousands(s.Dead), thousands(s.Pending), thousands(s.Missing), verdict)
-			if s.PendingSeen > 0 || s.Extra > 0 || s.Duplicates > 0 || s.Bad > 0 {
-				fmt.Printf("; received but still pending %d, received unacknowledged %d, duplicates %d, bad signatures %d",
-					s.PendingSeen, s.Extra, s.Duplicates, s.Bad)
-			}
-			if s.FirstBad != "" {
-				fmt.Printf(" (first: %s)", s.FirstBad)
-			}
-			fmt.Println()
-		}
-	}
-	fmt.Printf("  intake/s: events acknowledged per second; deliv/s: the slowest sink's receipts per second, same window;\n" +
-		"  e2e = deliv/s / intake/s. lag: the sink's first receipt of an event acknowledged in the window minus the\n" +
-		"  client's read of its 2xx (wall clock, one machine; negative when the delivery beat the answer), every sink\n" +
-		"  together; an event not yet received when the relay stopped counts as more than the stop minus the window's\n" +
-		"  end (> x). drain: from the load's end until no sink is owed a delivery (> : -drain-timeout reached).\n" +
-		"  ledger: per sink, from its receipts and the stopped relay's store (Counts, pending rows by id); VOID when an\n" +
-		"  acknowledged event is neither received, dead nor pending, or a signature did not verify\n")
 }

@@ -15,13 +15,14 @@ import (
 
 // load is the load generator: clients goroutines, each on a keep-alive connection of its own, each
 // sending its next event as soon as the last is answered (a closed loop: -clients is the concurrency
-// Stripe's deliveries would reach). An event is acknowledged when its answer is 2xx.
+// Stripe's deliveries would reach). An event is acknowledged when its answer is 2xx. With several
+// replicas the clients are spread over their URLs round robin, as a Service spreads connections.
 //
 // Only the answers received inside the measurement window (mark to finish) are counted, so the
 // warm-up and the tail of requests still in flight at the end stay out of the figures; a crash
 // phase's load also keeps the id of every acknowledged event, from the first.
 type load struct {
-	url     string
+	urls    []string // the intake's URL on each replica
 	gen     *generator
 	clients int
 	keepIDs bool
@@ -56,7 +57,7 @@ type ack struct {
 	at int64
 }
 
-func newLoad(url string, gen *generator, clients int, keepIDs bool) *load {
+func newLoad(bases []string, gen *generator, clients int, keepIDs bool) *load {
 	transport := &http.Transport{
 		Proxy:               nil, // 127.0.0.1, never through a proxy from the environment
 		MaxIdleConns:        clients,
@@ -65,7 +66,11 @@ func newLoad(url string, gen *generator, clients int, keepIDs bool) *load {
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 	}
-	return &load{url: url + "/stripe/" + endpoint.Namespace + "/" + endpoint.Name, gen: gen, clients: clients,
+	urls := make([]string, len(bases))
+	for i, b := range bases {
+		urls[i] = b + "/stripe/" + endpoint.Namespace + "/" + endpoint.Name
+	}
+	return &load{urls: urls, gen: gen, clients: clients,
 		keepIDs: keepIDs, http: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 }
 
@@ -75,10 +80,11 @@ func (l *load) close() { l.http.CloseIdleConnections() }
 func (l *load) begin() {
 	l.base = time.Now()
 	l.start.Store(-1)
-	for range l.clients {
+	for i := range l.clients {
 		w := &worker{statuses: map[int]int64{}}
 		l.workers = append(l.workers, w)
-		l.wg.Go(func() { l.loop(w) })
+		url := l.urls[i%len(l.urls)]
+		l.wg.Go(func() { l.loop(w, url) })
 	}
 }
 
@@ -113,10 +119,10 @@ func (l *load) run(ctx context.Context, warmup, duration time.Duration, onMark f
 	return workers, time.Duration(l.end.Load() - l.start.Load()), err
 }
 
-func (l *load) loop(w *worker) {
+func (l *load) loop(w *worker, url string) {
 	for !l.stopped.Load() {
 		id, payload := l.gen.event()
-		req, err := http.NewRequest(http.MethodPost, l.url, bytes.NewReader(payload))
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
 		if err != nil {
 			panic(err) // a fixed, valid URL
 		}

@@ -17,6 +17,16 @@
 // load is killed with SIGKILL after -crash-after, then its store is opened and every event id that got
 // a 2xx is looked up; an acknowledged event missing from the store is a lost event.
 //
+// Then on PostgreSQL (postgres.go, issue 10 item 5; -postgres=false leaves it out, -sqlite=false runs
+// it alone): a private PostgreSQL (internal/pgtest, default settings, its own process group, stopped
+// on every way out) and on it, each on a fresh database, relay pg x1 and x<pg-replicas> (the relay
+// phase with 1 and N server processes on one database, started with -serve-postgres instead of
+// -serve-db, the clients spread round robin over the replicas' URLs as a Service would) and deliver
+// pg x1 and x<pg-replicas> (the delivery phase with one sink, every replica running a Deliverer on the
+// shared database, lag and the exact ledger read from PostgreSQL). The same figures as SQLite's, the
+// servers' CPU summed over the replicas, PostgreSQL's own CPU (its process group) and its WAL flushes
+// per event (pg_stat_wal).
+//
 // It prints figures and PASS/MISS against the targets; it never fails on a missed target (it exits
 // non-zero only when the run itself broke). `make bench-relay` runs it.
 package main
@@ -30,7 +40,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +60,10 @@ type options struct {
 	sinks        int
 	maxInFlight  int
 	drainTimeout time.Duration
+	// The PostgreSQL phases (postgres.go); -sqlite=false runs them alone.
+	sqlite     bool
+	postgres   bool
+	pgReplicas int
 }
 
 func main() {
@@ -68,10 +81,14 @@ func main() {
 	flag.IntVar(&o.sinks, "sinks", 3, "Sinks of the second delivery phase (deliver x<sinks>); 1 runs deliver x1 only.")
 	flag.IntVar(&o.maxInFlight, "max-in-flight", 32, "Delivery phases: each sink's MaxInFlight (deliveries at once).")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second, "Delivery phases: after the load, wait at most this long for the sinks' backlog to drain.")
+	flag.BoolVar(&o.sqlite, "sqlite", true, "Run the SQLite phases (bare, relay, deliver, crash); -sqlite=false runs the PostgreSQL phases alone.")
+	flag.BoolVar(&o.postgres, "postgres", true, "After the SQLite phases, start a private PostgreSQL (internal/pgtest) and run relay pg x1 and x<pg-replicas>, deliver pg x1 and x<pg-replicas> on it (each on a fresh database); -postgres=false leaves them out.")
+	flag.IntVar(&o.pgReplicas, "pg-replicas", 3, "PostgreSQL phases: the replicas (server processes on one database) of the second relay pg and deliver pg phases; 1 runs x1 only.")
 	flag.BoolVar(&o.keep, "keep", false, "Keep the temporary directory with the stores (its path is printed).")
 	// The server side: this binary re-executed (server.go). Not for direct use.
 	flag.StringVar(&serve.mode, "serve", "", "internal: serve as the benchmark's server process: bare or relay")
 	flag.StringVar(&serve.db, "serve-db", "", "internal: the relay's SQLite file")
+	flag.StringVar(&serve.postgres, "serve-postgres", "", "internal: the relay's PostgreSQL database (DSN), instead of -serve-db")
 	flag.StringVar(&serve.secret, "serve-secret", "", "internal: the endpoint's signing secret")
 	flag.IntVar(&serve.outbox, "serve-outbox", 1, "internal: outbox rows per event")
 	flag.StringVar(&serve.cpuProfile, "serve-cpuprofile", "", "internal: CPU profile file, from SIGUSR1 until SIGTERM")
@@ -109,6 +126,13 @@ HTTP on 127.0.0.1 to a server process, for -duration after -warmup, in these pha
               (-skip-delivery leaves them out)
   crash       the relay under load, kill -9 of its process group after -crash-after; then every
               acknowledged event id is looked up in the store (-skip-crash leaves it out)
+then on a private PostgreSQL (internal/pgtest; -postgres=false leaves these out, -sqlite=false
+runs them alone), each on a fresh database:
+  relay pg x1, relay pg xN      the relay phase with 1 and -pg-replicas server processes on one
+                                database, the clients spread round robin over them
+  deliver pg x1, deliver pg xN  the delivery phase, one sink, 1 and N replicas each running a
+                                Deliverer on the database; the ledger read from PostgreSQL
+                                (-skip-delivery leaves them out too)
 Figures and PASS/MISS against the targets are printed, never asserted.
 
 Flags:
@@ -131,16 +155,26 @@ var progress io.Writer = os.Stdout
 
 func step(format string, args ...any) { _, _ = fmt.Fprintf(progress, "==> "+format+"\n", args...) }
 
-func run(o options) (err error) {
+func (o options) validate() error {
 	if o.duration <= 0 || o.warmup < 0 || o.clients <= 0 || o.crashAfter <= 0 || o.outbox < 0 ||
-		o.sinks <= 0 || o.maxInFlight <= 0 || o.drainTimeout <= 0 {
-		return errors.New("-duration, -clients, -crash-after, -sinks, -max-in-flight and -drain-timeout must be positive, -warmup and -outbox not negative")
+		o.sinks <= 0 || o.maxInFlight <= 0 || o.drainTimeout <= 0 || o.pgReplicas <= 0 {
+		return errors.New("-duration, -clients, -crash-after, -sinks, -max-in-flight, -drain-timeout and -pg-replicas must be positive, -warmup and -outbox not negative")
+	}
+	if !o.sqlite && !o.postgres {
+		return errors.New("-sqlite=false and -postgres=false leave nothing to run")
+	}
+	return nil
+}
+
+func run(o options) (err error) {
+	if err := o.validate(); err != nil {
+		return err
 	}
 	if o.jsonOut {
 		progress = os.Stderr
 	}
-	// Whatever ends this process (an error, a panic, SIGINT/SIGTERM) kills the server's process group
-	// first: the deferred killAll, and the signal handler's.
+	// Whatever ends this process (an error, a panic, SIGINT/SIGTERM) kills the servers' process groups
+	// (the private PostgreSQL's too) first: the deferred killAll, and the signal handler's.
 	defer killAll()
 	defer func() {
 		if p := recover(); p != nil {
@@ -185,9 +219,8 @@ func run(o options) (err error) {
 	}
 	res := results{Machine: facts, Options: jsonOptions(o)}
 	secret := "whsec_" + randomTag(24)
-	gen := newGenerator(secret)
-
-	if err := runPhases(ctx, self, dir, secret, gen, o, &res); err != nil {
+	b := &bench{self: self, dir: dir, secret: secret, gen: newGenerator(secret), o: o}
+	if err := b.runPhases(ctx, &res); err != nil {
 		return err
 	}
 	judge(&res)
@@ -198,10 +231,29 @@ func run(o options) (err error) {
 	return nil
 }
 
-// runPhases runs the phases in order: bare, relay, deliver x1 and x<sinks>, crash.
-func runPhases(ctx context.Context, self, dir, secret string, gen *generator, o options, res *results) error {
+// runPhases runs the phases in order: bare, relay, deliver x1 and x<sinks>, crash (on SQLite), then
+// relay pg and deliver pg x1 and x<pg-replicas> (on PostgreSQL).
+func (b *bench) runPhases(ctx context.Context, res *results) error {
+	if b.o.sqlite {
+		if err := b.runSQLite(ctx, res); err != nil {
+			return err
+		}
+	}
+	if b.o.postgres {
+		return b.runPostgres(ctx, res)
+	}
+	return nil
+}
+
+// runSQLite runs the phases on SQLite (and the bare ceiling).
+func (b *bench) runSQLite(ctx context.Context, res *results) error {
+	o := b.o
 	for _, mode := range []string{modeBare, modeRelay} {
-		ph, err := runPhase(ctx, self, dir, mode, secret, gen, o)
+		spec := phaseSpec{name: mode, mode: mode, replicas: 1, profile: mode}
+		if mode == modeRelay {
+			spec.store = b.sqlite(mode)
+		}
+		ph, err := b.runPhase(ctx, spec)
 		if err != nil {
 			return err
 		}
@@ -213,7 +265,9 @@ func runPhases(ctx context.Context, self, dir, secret string, gen *generator, o 
 			counts = append(counts, o.sinks)
 		}
 		for _, n := range counts {
-			ph, err := runDeliver(ctx, self, dir, secret, gen, o, n)
+			file := fmt.Sprintf("deliver-x%d", n)
+			spec := phaseSpec{name: fmt.Sprintf("deliver x%d", n), mode: modeDeliver, store: b.sqlite(file), replicas: 1, profile: file}
+			ph, err := b.runDeliver(ctx, spec, n)
 			if err != nil {
 				return err
 			}
@@ -221,82 +275,11 @@ func runPhases(ctx context.Context, self, dir, secret string, gen *generator, o 
 		}
 	}
 	if !o.skipCrash {
-		c, err := runCrash(ctx, self, dir, secret, gen, o)
+		c, err := b.runCrash(ctx)
 		if err != nil {
 			return err
 		}
 		res.Crash = &c
 	}
 	return nil
-}
-
-// runPhase starts a server of that mode, loads it for -warmup, then measures it for -duration, and
-// stops it (SIGTERM: the relay closes its store; a profile, if asked for, is written).
-func runPhase(ctx context.Context, self, dir, mode, secret string, gen *generator, o options) (phase, error) {
-	srv, err := startServer(self, serverArgs(dir, mode, secret, o))
-	if err != nil {
-		return phase{}, err
-	}
-	defer func() { _ = srv.stop() }()
-	step("%s: server pid %d at %s; %d clients, warm-up %s, measuring %s", mode, srv.pid(), srv.url, o.clients, o.warmup, o.duration)
-
-	lg := newLoad(srv.url, gen, o.clients, false)
-	defer lg.close()
-	var (
-		before   cpuSample
-		statsErr error
-	)
-	workers, window, err := lg.run(ctx, o.warmup, o.duration, func() {
-		if mode == modeRelay {
-			statsErr = resetPutStats(lg.http, srv.url)
-		}
-		before = sampleCPU(srv.pid())
-		if o.cpuProfile != "" {
-			_ = srv.signal(syscall.SIGUSR1) // the server starts its CPU profile
-		}
-	})
-	after := sampleCPU(srv.pid())
-	if err != nil {
-		return phase{}, err
-	}
-	var puts *putStats
-	if mode == modeRelay && statsErr == nil {
-		s, err := readPutStats(lg.http, srv.url)
-		puts, statsErr = &s, err
-	}
-	if statsErr != nil {
-		return phase{}, statsErr
-	}
-	if err := srv.check(); err != nil {
-		return phase{}, err
-	}
-	ph := summarize(mode, merge(workers), window, before, after)
-	ph.Put = puts
-	if err := srv.stop(); err != nil {
-		return phase{}, err
-	}
-	if mode == modeRelay {
-		if ph.Stored, err = countStored(ctx, filepath.Join(dir, mode+".db")); err != nil {
-			return phase{}, err
-		}
-	}
-	step("%s: %.0f events/s, p50 %s, p99 %s, %d errors", mode, ph.EventsPerSec, ms(ph.P50), ms(ph.P99), ph.Errors)
-	return ph, nil
-}
-
-// serverArgs are the server process's flags for a phase (bare, relay or crash): the crash phase serves
-// the relay, on a store of its own, and is not profiled.
-func serverArgs(dir, name, secret string, o options) []string {
-	mode := name
-	if name == modeCrash {
-		mode = modeRelay
-	}
-	args := []string{"-serve", mode, "-serve-secret", secret, "-serve-outbox", strconv.Itoa(o.outbox)}
-	if mode == modeRelay {
-		args = append(args, "-serve-db", filepath.Join(dir, name+".db"))
-	}
-	if o.cpuProfile != "" && name != modeCrash {
-		args = append(args, "-serve-cpuprofile", filepath.Join(o.cpuProfile, name+".pprof"))
-	}
-	return args
 }

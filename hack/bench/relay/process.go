@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,19 +24,39 @@ type serverProcess struct {
 	once   sync.Once
 }
 
-// running are the server processes started and not yet known to be gone, for killAll.
+// running are the server processes started and not yet known to be gone, for killAll; killHooks
+// are the other servers' kills (the private PostgreSQL's), each run once.
 var (
 	runningMu sync.Mutex
 	running   = map[*serverProcess]struct{}{}
+	killHooks = map[*func()]struct{}{}
 )
 
-// killAll sends SIGKILL to the process group of every server still running. It is what an error, a
-// panic or a signal of this process ends with, so that no server outlives the benchmark.
+// killAll sends SIGKILL to the process group of every server still running, and runs the kill hooks.
+// It is what an error, a panic or a signal of this process ends with, so that no server outlives
+// the benchmark.
 func killAll() {
 	runningMu.Lock()
 	defer runningMu.Unlock()
 	for s := range running {
 		_ = syscall.Kill(-s.pid(), syscall.SIGKILL)
+	}
+	for h := range killHooks {
+		(*h)()
+		delete(killHooks, h)
+	}
+}
+
+// onKillAll has killAll call kill (once) until the returned function is called.
+func onKillAll(kill func()) (remove func()) {
+	h := &kill
+	runningMu.Lock()
+	killHooks[h] = struct{}{}
+	runningMu.Unlock()
+	return func() {
+		runningMu.Lock()
+		delete(killHooks, h)
+		runningMu.Unlock()
 	}
 }
 
@@ -138,71 +159,84 @@ func (s *serverProcess) stop() error {
 	return out
 }
 
+// replicaSet is a phase's relay servers: one, or several on one PostgreSQL database.
+type replicaSet []*serverProcess
+
+// startReplicas starts n servers with args, one after the other (each applies the schema's missing
+// versions as it opens the store: the first creates it). The profile file, if any, is per replica.
+func startReplicas(self string, args []string, n int, profile string) (replicaSet, error) {
+	var set replicaSet
+	for i := range n {
+		a := args
+		if profile != "" {
+			file := profile + ".pprof"
+			if n > 1 {
+				file = fmt.Sprintf("%s-r%d.pprof", profile, i)
+			}
+			a = append(slices.Clip(args), "-serve-cpuprofile", file)
+		}
+		s, err := startServer(self, a)
+		if err != nil {
+			_ = set.stop()
+			return nil, err
+		}
+		set = append(set, s)
+	}
+	return set, nil
+}
+
+func (set replicaSet) urls() []string {
+	out := make([]string, len(set))
+	for i, s := range set {
+		out[i] = s.url
+	}
+	return out
+}
+
+func (set replicaSet) pids() []int {
+	out := make([]int, len(set))
+	for i, s := range set {
+		out[i] = s.pid()
+	}
+	return out
+}
+
+// pidText is the pids for a progress line.
+func (set replicaSet) pidText() string {
+	parts := make([]string, len(set))
+	for i, p := range set.pids() {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (set replicaSet) signal(sig syscall.Signal) {
+	for _, s := range set {
+		_ = s.signal(sig)
+	}
+}
+
+func (set replicaSet) check() error {
+	for _, s := range set {
+		if err := s.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop stops every replica (see serverProcess.stop), all of them even when one fails.
+func (set replicaSet) stop() error {
+	errs := make([]error, 0, len(set))
+	for _, s := range set {
+		errs = append(errs, s.stop())
+	}
+	return errors.Join(errs...)
+}
+
 func exitText(err error) string {
 	if err == nil {
 		return "exit status 0"
 	}
 	return err.Error()
 }
-
-// cpuSample is the CPU time used so far by the server, by the sinks' process (delivery phases), by
-// this process (the load generator) and by the whole machine (every process: what is left is other
-// work sharing the cores during the phase).
-type cpuSample struct {
-	at                             time.Time
-	server, sink, loadgen, machine time.Duration
-}
-
-// sampleCPU reads the server's (and the sinks', sinkPID > 0) user+system time from /proc/<pid>/stat
-// and this process's from getrusage.
-func sampleCPU(pid int, sinkPID ...int) cpuSample {
-	c := cpuSample{at: time.Now(), server: procCPU(pid)}
-	for _, p := range sinkPID {
-		c.sink += procCPU(p)
-	}
-	if data, err := os.ReadFile("/proc/stat"); err == nil {
-		// The first line: "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ.
-		line, _, _ := strings.Cut(string(data), "\n")
-		f := strings.Fields(line)
-		if len(f) > 8 && f[0] == "cpu" {
-			var busy int64
-			for i, v := range f[1:9] {
-				if i == 3 || i == 4 { // idle, iowait
-					continue
-				}
-				n, _ := strconv.ParseInt(v, 10, 64)
-				busy += n
-			}
-			c.machine = time.Duration(busy) * time.Second / clockTicks
-		}
-	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		c.loadgen = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return c
-}
-
-// procCPU is a process's user+system time, from /proc/<pid>/stat (0 if unreadable).
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command (which may hold spaces), from field 3: utime and stime are 14, 15.
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(data)[i+1:])
-	if len(f) <= 12 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Go
-// supports.
-const clockTicks = 100

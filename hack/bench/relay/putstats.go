@@ -45,7 +45,7 @@ func (t *timedStore) Put(ctx context.Context, ev store.Event, destinations []str
 	return res, err
 }
 
-// putStats is what /bench/puts answers: Put latency in milliseconds since the last reset.
+// putStats is the Puts' latency in milliseconds over the window, every replica's together.
 type putStats struct {
 	Count int64   `json:"count"`
 	P50   float64 `json:"p50_ms"`
@@ -54,7 +54,14 @@ type putStats struct {
 	Max   float64 `json:"max_ms"`
 }
 
-// ServeHTTP answers GET with the figures and POST by resetting them.
+// putHistogram is what GET /bench/puts answers: the non-empty buckets (index: count) and the longest
+// Put since the last reset, so that the load generator merges several replicas' exactly.
+type putHistogram struct {
+	Buckets map[int]int64 `json:"buckets"`
+	MaxNS   int64         `json:"max_ns"`
+}
+
+// ServeHTTP answers GET with the histogram and POST by resetting it.
 func (t *timedStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		for i := range t.buckets {
@@ -64,11 +71,48 @@ func (t *timedStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	counts := make([]int64, len(t.buckets))
-	var s putStats
+	h := putHistogram{Buckets: map[int]int64{}, MaxNS: t.max.Load()}
 	for i := range t.buckets {
-		counts[i] = t.buckets[i].Load()
-		s.Count += counts[i]
+		if n := t.buckets[i].Load(); n > 0 {
+			h.Buckets[i] = n
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(h)
+}
+
+// resetPutStats and readPutStats are the load generator's side, on every replica.
+func resetPutStats(client *http.Client, bases []string) error {
+	for _, base := range bases {
+		resp, err := client.Post(base+putStatsPath, "", nil)
+		if err != nil {
+			return fmt.Errorf("reset the server's Put figures: %w", err)
+		}
+		_ = resp.Body.Close()
+	}
+	return nil
+}
+
+// readPutStats reads every replica's histogram and returns their sum's quantiles (each a bucket's
+// upper bound).
+func readPutStats(client *http.Client, bases []string) (putStats, error) {
+	counts := make([]int64, putBuckets+1)
+	var (
+		s     putStats
+		maxNS int64
+	)
+	for _, base := range bases {
+		h, err := readPutHistogram(client, base)
+		if err != nil {
+			return s, err
+		}
+		for i, n := range h.Buckets {
+			if i >= 0 && i < len(counts) {
+				counts[i] += n
+				s.Count += n
+			}
+		}
+		maxNS = max(maxNS, h.MaxNS)
 	}
 	at := func(q float64) float64 {
 		rank := int64(q*float64(s.Count) + 0.999999)
@@ -80,30 +124,19 @@ func (t *timedStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return 0
 	}
-	s.P50, s.P99, s.P999, s.Max = at(0.5), at(0.99), at(0.999), msOf(time.Duration(t.max.Load()))
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(s)
+	s.P50, s.P99, s.P999, s.Max = at(0.5), at(0.99), at(0.999), msOf(time.Duration(maxNS))
+	return s, nil
 }
 
-// resetPutStats and readPutStats are the load generator's side.
-func resetPutStats(client *http.Client, base string) error {
-	resp, err := client.Post(base+putStatsPath, "", nil)
-	if err != nil {
-		return fmt.Errorf("reset the server's Put figures: %w", err)
-	}
-	_ = resp.Body.Close()
-	return nil
-}
-
-func readPutStats(client *http.Client, base string) (putStats, error) {
-	var s putStats
+func readPutHistogram(client *http.Client, base string) (putHistogram, error) {
+	var h putHistogram
 	resp, err := client.Get(base + putStatsPath)
 	if err != nil {
-		return s, fmt.Errorf("read the server's Put figures: %w", err)
+		return h, fmt.Errorf("read the server's Put figures: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return s, fmt.Errorf("read the server's Put figures: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return h, fmt.Errorf("read the server's Put figures: %w", err)
 	}
-	return s, nil
+	return h, nil
 }

@@ -25,7 +25,9 @@ type results struct {
 	Phases  []phase      `json:"phases"`
 	Ratio   float64      `json:"relay_to_bare"`
 	Crash   *crashResult `json:"crash,omitempty"`
-	Targets []target     `json:"targets"`
+	// Postgres is the private PostgreSQL of the relay pg and deliver pg phases.
+	Postgres *pgInfo  `json:"postgres,omitempty"`
+	Targets  []target `json:"targets"`
 }
 
 type optionsJSON struct {
@@ -36,17 +38,22 @@ type optionsJSON struct {
 	Outbox      int     `json:"outbox_rows_per_event"`
 	Sinks       int     `json:"sinks,omitempty"`
 	MaxInFlight int     `json:"max_in_flight,omitempty"`
+	PGReplicas  int     `json:"postgres_replicas,omitempty"`
 }
 
 func jsonOptions(o options) optionsJSON {
 	return optionsJSON{DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), Clients: o.clients,
-		CrashAfterS: o.crashAfter.Seconds(), Outbox: o.outbox, Sinks: o.sinks, MaxInFlight: o.maxInFlight}
+		CrashAfterS: o.crashAfter.Seconds(), Outbox: o.outbox, Sinks: o.sinks, MaxInFlight: o.maxInFlight,
+		PGReplicas: pgReplicas(o)}
 }
 
 // phase is one phase's window: acknowledged events, their latency from the request sent to the answer
-// read (milliseconds), the refusals, and the CPU both processes used.
+// read (milliseconds), the refusals, and the CPU the processes used.
 type phase struct {
-	Name         string           `json:"name"`
+	Name     string `json:"name"`
+	Engine   string `json:"engine,omitempty"` // the store's: sqlite or postgres (none: bare)
+	Replicas int    `json:"replicas"`         // server processes, on one store
+
 	Acknowledged int64            `json:"acknowledged"`
 	Seconds      float64          `json:"seconds"`
 	EventsPerSec float64          `json:"events_per_s"`
@@ -57,20 +64,29 @@ type phase struct {
 	Errors       int64            `json:"errors"` // non-2xx answers and requests without an answer
 	Statuses     map[string]int64 `json:"error_statuses,omitempty"`
 	FirstError   string           `json:"first_error,omitempty"`
-	ServerCores  float64          `json:"server_cpu_cores"`
+	ServerCores  float64          `json:"server_cpu_cores"`             // every replica's
+	PGCores      float64          `json:"postgres_cpu_cores,omitempty"` // PostgreSQL phases: its processes
 	LoadgenCores float64          `json:"loadgen_cpu_cores"`
 	SinkCores    float64          `json:"sink_cpu_cores,omitempty"` // delivery phases: the sinks' process
 	OtherCores   float64          `json:"other_cpu_cores"`          // the rest of the machine: other processes
 	ServerUSPer  float64          `json:"server_cpu_us_per_event"`
-	Stored       int64            `json:"stored,omitempty"`    // relay: events in the store after the phase
-	Put          *putStats        `json:"store_put,omitempty"` // relay: the intake's Puts, timed in the server
-	Delivery     *deliveryResult  `json:"delivery,omitempty"`  // deliver xN: the sinks' side
+	PGUSPer      float64          `json:"postgres_cpu_us_per_event,omitempty"`
+	Stored       int64            `json:"stored,omitempty"`       // relay: events in the store after the phase
+	Put          *putStats        `json:"store_put,omitempty"`    // relay: the intake's Puts, timed in the server
+	Delivery     *deliveryResult  `json:"delivery,omitempty"`     // deliver xN: the sinks' side
+	WAL          *walStats        `json:"postgres_wal,omitempty"` // PostgreSQL phases: its WAL flushes
 }
 
-func summarize(name string, s sample, window time.Duration, before, after cpuSample) phase {
-	p := phase{Name: name, Acknowledged: s.acked, Seconds: window.Seconds(), Errors: s.failures, FirstError: s.firstErr,
+func summarize(spec phaseSpec, s sample, window time.Duration, before, after cpuSample) phase {
+	p := phase{Name: spec.name, Replicas: max(spec.replicas, 1), Acknowledged: s.acked, Seconds: window.Seconds(), Errors: s.failures, FirstError: s.firstErr,
 		P50: msOf(quantile(s.latencies, 0.50)), P99: msOf(quantile(s.latencies, 0.99)),
 		P999: msOf(quantile(s.latencies, 0.999)), Max: msOf(quantile(s.latencies, 1))}
+	if spec.mode != modeBare {
+		p.Engine = spec.store.engine()
+	}
+	if spec.store.pg != nil {
+		p.WAL = walDelta(before.wal, after.wal, s.acked)
+	}
 	if window > 0 {
 		p.EventsPerSec = float64(s.acked) / window.Seconds()
 	}
@@ -88,10 +104,12 @@ func summarize(name string, s sample, window time.Duration, before, after cpuSam
 		p.ServerCores = float64(after.server-before.server) / float64(wall)
 		p.LoadgenCores = float64(after.loadgen-before.loadgen) / float64(wall)
 		p.SinkCores = float64(after.sink-before.sink) / float64(wall)
-		p.OtherCores = max(0, float64(after.machine-before.machine)/float64(wall)-p.ServerCores-p.LoadgenCores-p.SinkCores)
+		p.PGCores = float64(after.postgres-before.postgres) / float64(wall)
+		p.OtherCores = max(0, float64(after.machine-before.machine)/float64(wall)-p.ServerCores-p.LoadgenCores-p.SinkCores-p.PGCores)
 	}
 	if s.acked > 0 {
 		p.ServerUSPer = float64((after.server - before.server).Microseconds()) / float64(s.acked)
+		p.PGUSPer = float64((after.postgres - before.postgres).Microseconds()) / float64(s.acked)
 	}
 	if p.Errors == 0 {
 		p.FirstError = ""
@@ -141,15 +159,18 @@ func judge(r *results) {
 func printReport(r results, o options) {
 	fmt.Printf("\n== Throughput and acknowledgement latency: %d clients (keep-alive, closed loop), %s measured after %s warm-up\n",
 		o.clients, o.duration, o.warmup)
-	fmt.Printf("%-10s %8s %9s %8s %8s %9s %8s %6s %7s %8s %6s %6s %10s\n", "phase", "acked", "events/s", "p50", "p99", "p99.9",
-		"max", "errors", "server", "loadgen", "sinks", "other", "server/ev")
+	fmt.Printf("%-13s %8s %9s %8s %8s %9s %8s %6s %7s %6s %8s %6s %6s %10s\n", "phase", "acked", "events/s", "p50", "p99", "p99.9",
+		"max", "errors", "server", "pg", "loadgen", "sinks", "other", "server/ev")
 	for _, p := range r.Phases {
-		sinks := "-"
+		sinks, pg := "-", "-"
 		if p.Delivery != nil {
 			sinks = fmt.Sprintf("%.2f", p.SinkCores)
 		}
-		fmt.Printf("%-10s %8s %9s %8s %8s %9s %8s %6d %7.2f %8.2f %6s %6.2f %7.1f µs\n", p.Name, thousands(p.Acknowledged),
-			thousands(int64(p.EventsPerSec+0.5)), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max), p.Errors, p.ServerCores,
+		if p.Engine == enginePostgres {
+			pg = fmt.Sprintf("%.2f", p.PGCores)
+		}
+		fmt.Printf("%-13s %8s %9s %8s %8s %9s %8s %6d %7.2f %6s %8.2f %6s %6.2f %7.1f µs\n", p.Name, thousands(p.Acknowledged),
+			thousands(int64(p.EventsPerSec+0.5)), ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max), p.Errors, p.ServerCores, pg,
 			p.LoadgenCores, sinks, p.OtherCores, p.ServerUSPer)
 	}
 	fmt.Printf("relay / bare: %.1f %% of the ceiling's events/s\n", r.Ratio*100)
@@ -162,17 +183,23 @@ func printReport(r results, o options) {
 			fmt.Printf("  %s errors: %s (first: %s)\n", p.Name, formatCounts(p.Statuses), p.FirstError)
 		}
 		if p.Put != nil {
-			fmt.Printf("  %s's store.Put inside the server (group-commit wait + commit + fdatasync): %s Puts, p50 %s, p99 %s, p99.9 %s, max %s\n",
-				p.Name, thousands(p.Put.Count), ms(p.Put.P50), ms(p.Put.P99), ms(p.Put.P999), ms(p.Put.Max))
+			what := "group-commit wait + commit + fdatasync"
+			if p.Engine == enginePostgres {
+				what = "a transaction: insert, the destinations' advisory locks, outbox rows, commit with its WAL flush"
+			}
+			fmt.Printf("  %s's store.Put inside the server (%s): %s Puts, p50 %s, p99 %s, p99.9 %s, max %s\n",
+				p.Name, what, thousands(p.Put.Count), ms(p.Put.P50), ms(p.Put.P99), ms(p.Put.P999), ms(p.Put.Max))
 		}
-		if p.Name == modeRelay {
-			fmt.Printf("  relay store after the phase: %s events (warm-up included), %d outbox row(s) each\n", thousands(p.Stored), o.outbox)
+		if p.Delivery == nil && p.Engine != "" {
+			fmt.Printf("  %s store after the phase: %s events (warm-up included), %d outbox row(s) each\n", p.Name, thousands(p.Stored), o.outbox)
 		}
 	}
 	fmt.Printf("  latency: from the request's send to its answer read, acknowledged (2xx) events only\n" +
-		"  server, loadgen, other: CPU cores in use during the window (/proc/<pid>/stat, getrusage, /proc/stat): the\n" +
-		"  server and the load generator share the machine's cores; other is every other process (> 0.1 = a noisy run)\n" +
-		"  server/ev: the server's CPU time per acknowledged event\n")
+		"  server, pg, loadgen, other: CPU cores in use during the window (/proc/<pid>/stat, getrusage, /proc/stat):\n" +
+		"  the server (every replica's process summed), PostgreSQL (its process group: postmaster, backends, WAL writer)\n" +
+		"  and the load generator share the machine's cores; other is every other process (> 0.1 = a noisy run)\n" +
+		"  server/ev: the servers' CPU time per acknowledged event\n")
+	printPostgres(r)
 	printDelivery(r.Phases)
 
 	if c := r.Crash; c != nil {
@@ -254,6 +281,13 @@ func printMachine(m machine, o options) {
 	fmt.Printf("bench-relay: %s, %s/%s, GOMAXPROCS %d (%d CPUs), CPU %q, kernel %s\n", m.Go, runtime.GOOS, runtime.GOARCH,
 		m.GOMAXPROCS, m.NumCPU, m.CPU, m.Kernel)
 	fmt.Printf("  server: its own process on 127.0.0.1 (HTTP/1.1); relay store: SQLite (modernc), WAL, synchronous=FULL, in %s\n", m.TempDir)
+	if o.postgres {
+		replicas := "1 replica"
+		if o.pgReplicas > 1 {
+			replicas = fmt.Sprintf("1 and %d replicas", o.pgReplicas)
+		}
+		fmt.Printf("  PostgreSQL phases: a private server (internal/pgtest, default settings) in its own process group; %s, a fresh database each\n", replicas)
+	}
 	fmt.Printf("  load: %d clients, realistic product.updated / invoice.paid events (1-3 KiB), each signed as sent; %d outbox row(s) per event\n",
 		o.clients, o.outbox)
 }

@@ -40,7 +40,8 @@ const readyPrefix = "bench-relay serving "
 // serveOptions are the server process's flags (-serve...).
 type serveOptions struct {
 	mode       string
-	db         string
+	db         string // SQLite file
+	postgres   string // or PostgreSQL DSN
 	secret     string
 	outbox     int
 	cpuProfile string
@@ -129,13 +130,14 @@ func serverHandler(ctx context.Context, o serveOptions) (http.Handler, *store.DB
 	default:
 		return nil, nil, nil, fmt.Errorf("-serve %q: want %s, %s, %s or %s", o.mode, modeBare, modeRelay, modeDeliver, modeSink)
 	}
-	if o.db == "" {
-		return nil, nil, nil, errors.New("-serve relay and deliver need -serve-db")
+	if (o.db == "") == (o.postgres == "") {
+		return nil, nil, nil, errors.New("-serve relay and deliver need -serve-db or -serve-postgres")
 	}
-	// The production setting: the zero SQLiteOptions (WAL, synchronous=FULL, group commit of 256).
-	st, err := store.OpenSQLite(ctx, o.db, store.SQLiteOptions{})
+	// The production settings: the zero SQLiteOptions (WAL, synchronous=FULL, group commit of 256),
+	// the zero PostgresOptions (a pool of 20 connections; each write its own transaction).
+	st, err := storeRef{file: o.db, dsn: o.postgres}.open(ctx)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open the store: %w", err)
+		return nil, nil, nil, err
 	}
 	timed := &timedStore{Store: st}
 	mux := http.NewServeMux()
