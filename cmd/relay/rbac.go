@@ -23,7 +23,9 @@
 //   - events.k8s.io events (create, patch): the relay records a Kubernetes event when a replay completes.
 //
 // Leases (in the relay's namespace): with --leader-elect (several replicas on PostgreSQL), the
-// replicas elect the one that backfills, reroutes, prunes and writes sink and replay status.
+// replicas elect the one that backfills, reroutes, prunes and writes sink and replay status; the
+// election records a core/v1 Event ("became leader") beside its Lease (found by the end-to-end tests,
+// which run the relay as its ServiceAccount).
 //
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripewebhookendpoints;stripeconnections;stripetenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
@@ -34,5 +36,6 @@
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=stripe-operator-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",namespace=stripe-operator-system,resources=events,verbs=create;patch
 
 package main

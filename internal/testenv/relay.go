@@ -55,8 +55,13 @@ func (e *Env) StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 			}
 		}
 	}
+	// The relay acts as the install's ServiceAccount, with the install's RBAC (InstallRBAC).
+	kubeconfig, err := e.KubeconfigAs(InstallNamespace, RelayServiceAccount)
+	if err != nil {
+		return nil, err
+	}
 	args := []string{
-		"--kubeconfig", e.KubeconfigPath,
+		"--kubeconfig", kubeconfig,
 		"--intake-bind-address", o.IntakeAddr,
 		"--internal-bind-address", o.InternalAddr,
 		"--data-dir", o.DataDir,

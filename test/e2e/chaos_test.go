@@ -134,7 +134,7 @@ func TestChaosRelayReplicas(t *testing.T) {
 
 	// The rig's relay gives way to three replicas; the balancers take its two addresses, so the
 	// endpoints (intake) and the manager (feed) reach the replicas through them.
-	leaderNS := controllertest.Namespace(t, env, nil)
+	leaderNS := electionNamespace(t, relayElectionRole, testenv.RelayServiceAccount)
 	opts := r.options
 	r.relay.Stop(10 * time.Second)
 	replicas := make([]*chaosReplica, 3)
@@ -161,6 +161,7 @@ func TestChaosRelayReplicas(t *testing.T) {
 	t.Cleanup(func() {
 		for i, rep := range replicas {
 			rep.relay.Stop(10 * time.Second)
+			noForbidden(t, fmt.Sprintf("relay replica %d", i), rep.log.Name())
 			if t.Failed() {
 				if out, err := os.ReadFile(rep.log.Name()); err == nil {
 					t.Logf("replica %d log (tail):\n%s", i, tail(string(out), 4000))

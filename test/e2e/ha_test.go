@@ -48,6 +48,23 @@ type haManager struct {
 	log  string
 }
 
+// The install's leader-election Roles (config/default's names).
+const (
+	managerElectionRole = "stripe-operator-leader-election-role"
+	relayElectionRole   = "stripe-operator-relay-role"
+)
+
+// electionNamespace creates a namespace for one test's leader election and grants the ServiceAccount
+// the install's leader-election Role there (the same rules as in the install's namespace).
+func electionNamespace(t *testing.T, role, serviceAccount string) string {
+	t.Helper()
+	ns := controllertest.Namespace(t, env, nil)
+	if err := env.GrantRoleIn(context.Background(), role, ns, serviceAccount); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
 // startHAManager starts the manager binary as one replica of an elected pair.
 func startHAManager(t *testing.T, binary, dir, name, electionNS string) *haManager {
 	t.Helper()
@@ -56,8 +73,12 @@ func startHAManager(t *testing.T, binary, dir, name, electionNS string) *haManag
 	if err != nil {
 		t.Fatal(err)
 	}
+	kubeconfig, err := env.KubeconfigAs(testenv.InstallNamespace, testenv.ManagerServiceAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
 	proc, err := testenv.StartProcess(binary, []string{
-		"--kubeconfig", env.KubeconfigPath,
+		"--kubeconfig", kubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace", electionNS,
 		"--secret-namespaces", controllertest.SecretNamespace,
@@ -73,6 +94,7 @@ func startHAManager(t *testing.T, binary, dir, name, electionNS string) *haManag
 	t.Cleanup(func() {
 		proc.Stop(10 * time.Second)
 		_ = logFile.Close()
+		noForbidden(t, "manager "+name, logPath)
 		if t.Failed() {
 			t.Logf("manager %s (pid %d) log:\n%s", name, proc.Pid(), tail(m.logText(), 64<<10))
 		}
@@ -162,7 +184,7 @@ func TestLeaderFailover(t *testing.T) {
 	if err := testenv.BuildBinary(ctx, env.RepoRoot, "./cmd/manager", binary); err != nil {
 		t.Fatal(err)
 	}
-	electionNS := controllertest.Namespace(t, env, nil)
+	electionNS := electionNamespace(t, managerElectionRole, testenv.ManagerServiceAccount)
 	ns := controllertest.Namespace(t, env, nil)
 	// 20 requests/s: 40 plans take several seconds to converge, a window to kill the leader in.
 	emu := emulator.Start(t, emulator.Options{RateLimit: emulator.RateLimit{Rate: 20}})

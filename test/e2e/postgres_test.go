@@ -54,7 +54,7 @@ func TestRelayReplicasShareDelivery(t *testing.T) {
 	pg := pgtest.Start(t)
 	r := startRelayRigOn(t, pg.DSN)
 	// The first replica was started by the rig; stop it and run two with an election instead.
-	leaderNS := controllertest.Namespace(t, env, nil)
+	leaderNS := electionNamespace(t, relayElectionRole, testenv.RelayServiceAccount)
 	opts := r.options
 	r.relay.Stop(10 * time.Second)
 	var replicas []*testenv.Relay

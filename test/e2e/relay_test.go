@@ -89,6 +89,7 @@ func startRelayRigOn(t *testing.T, postgresDSN string) *relayRig {
 	t.Cleanup(func() {
 		rr.relay.Stop(10 * time.Second)
 		_ = logFile.Close()
+		noForbidden(t, "the relay", logFile.Name())
 		if t.Failed() {
 			if out, err := os.ReadFile(logFile.Name()); err == nil {
 				t.Logf("relay log:\n%s", out)
@@ -111,6 +112,23 @@ func startRelayRigOn(t *testing.T, postgresDSN string) *relayRig {
 	}
 	rr.Rig = rig
 	return rr
+}
+
+// noForbidden fails the test if the log of a process running as the install's ServiceAccount shows a
+// request its RBAC forbade (logged as "… is forbidden: User \"system:serviceaccount:…").
+func noForbidden(t *testing.T, who, logPath string) {
+	t.Helper()
+	out, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Errorf("read the log of %s: %v", who, err)
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "is forbidden: User") {
+			t.Errorf("the install's RBAC forbade a request of %s: %s", who, tail(line, 600))
+			return
+		}
+	}
 }
 
 // restartRelay kills the relay as a crash would (kill -9), runs during() while it is down, and

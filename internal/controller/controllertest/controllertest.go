@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,7 +92,12 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 		},
 		Controller: ctrlConfig(),
 	}
-	mgr, err := ctrl.NewManager(env.Config, options)
+	// The manager acts as the install's ServiceAccount, with the install's RBAC (Run applies it); a
+	// request the RBAC forbids fails the test, even where the manager only logs it (an event).
+	cfg := env.As(testenv.InstallNamespace, testenv.ManagerServiceAccount)
+	forbidden := &forbiddenRequests{}
+	cfg.WrapTransport = forbidden.wrap
+	mgr, err := ctrl.NewManager(cfg, options)
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
@@ -111,9 +118,40 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 		if err := m.Stop(); err != nil {
 			t.Errorf("manager: %v", err)
 		}
+		if seen := forbidden.list(); len(seen) > 0 {
+			t.Errorf("the install's RBAC forbade %d of the manager's requests, e.g. %s", len(seen), strings.Join(seen[:min(len(seen), 5)], "; "))
+		}
 	})
 	return m
 }
+
+// forbiddenRequests records the requests the API server answered 403.
+type forbiddenRequests struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (f *forbiddenRequests) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err == nil && resp.StatusCode == http.StatusForbidden {
+			f.mu.Lock()
+			f.seen = append(f.seen, req.Method+" "+req.URL.Path)
+			f.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+func (f *forbiddenRequests) list() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.seen...)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // Namespace creates a namespace for one test.
 func Namespace(t testing.TB, env *testenv.Env, labels map[string]string) string {
@@ -253,6 +291,11 @@ func Run(m *testing.M, env **testenv.Env) int {
 		return 1
 	}
 	*env = started
+	if err := started.InstallRBAC(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = started.Stop()
+		return 1
+	}
 	code := m.Run()
 	if err := started.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
