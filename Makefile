@@ -99,6 +99,18 @@ bench-scale: envtest-assets ## Benchmark: 10,000 objects (9,900 StripeTenants + 
 bench-relay: ## Benchmark: the webhook relay's intake (verify + durable commit + 200) vs a bare verify-only handler over HTTP on 127.0.0.1, delivery to sinks (lag, drain, exact ledger) and a kill -9 under load on SQLite; then the same intake and delivery on a private PostgreSQL with 1 and 3 replicas on one database (-postgres=false skips it); prints events/s, p50/p99 ack, delivered/s, lag, CPU, PASS/MISS (BENCH_ARGS='-duration 5s', -h lists the flags).
 	go run ./hack/bench/relay $(BENCH_ARGS)
 
+##@ Release
+
+# The release's version and images (make release VERSION=v0.1.0 REGISTRY=ghcr.io/cloudip).
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REGISTRY      ?= ghcr.io/cloudip
+MANAGER_IMAGE ?= $(REGISTRY)/stripe-operator-manager:$(VERSION)
+RELAY_IMAGE   ?= $(REGISTRY)/stripe-operator-relay:$(VERSION)
+
+.PHONY: release
+release: envtest-assets ## Write dist/install.yaml: CRDs, RBAC, both Deployments, the relay's Services, PVC and NetworkPolicy, the namespace (Pod Security restricted), images set to MANAGER_IMAGE and RELAY_IMAGE.
+	KUBECTL="$$(bash hack/envtest-assets.sh)/kubectl" bash hack/release.sh dist/install.yaml $(MANAGER_IMAGE) $(RELAY_IMAGE)
+
 ##@ Tools
 
 $(CONTROLLER_GEN):
