@@ -9,6 +9,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudip/stripe-operator/internal/controller/billingplan"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
@@ -59,6 +61,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Metrics records Stripe calls (nil: none).
 	Metrics *stripeapi.Metrics
+	// Registerer receives the managed objects' metrics (managed.Metrics; nil: none), e.g.
+	// controller-runtime's metrics.Registry.
+	Registerer prometheus.Registerer
 	// RelayURL is the webhook relay's internal base URL: the leader follows its feed of Stripe events
 	// and reconciles their owners at once. Empty: no feed; Stripe's changes wait for the resync.
 	RelayURL string
@@ -114,7 +119,26 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 			return err
 		}
 	}
-	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, RecheckRate: o.RecheckRate, Registry: kinds, Nudges: nudges}
+	var resourceMetrics *managed.Metrics
+	if o.Registerer != nil {
+		counted := append(kinds.Kinds(), managed.Kind{Name: "StripeConnection", NewList: func() client.ObjectList { return &v1alpha1.StripeConnectionList{} }})
+		var err error
+		if resourceMetrics, err = managed.NewMetrics(o.Registerer, mgr.GetCache(), mgr.GetLogger().WithName("metrics"), counted...); err != nil {
+			return err
+		}
+	}
+	// Ready means the informers have synced: before that, the manager would act on a partial view.
+	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced yet")
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("ready check: %w", err)
+	}
+	managedOptions := managed.Options{ClusterID: o.ClusterID, Resync: o.Resync, RecheckRate: o.RecheckRate, Registry: kinds, Nudges: nudges, Metrics: resourceMetrics}
 	if err := billingplan.Setup(mgr, connections, managedOptions, managed.ControllerOptions{MaxConcurrentReconciles: o.Concurrency[billingplan.Kind], MaxRetryDelay: o.MaxRetryDelay}); err != nil {
 		return fmt.Errorf("billing plans: %w", err)
 	}

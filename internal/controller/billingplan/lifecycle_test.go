@@ -229,13 +229,22 @@ func TestAdoptObservePause(t *testing.T) {
 }
 
 // Pins: an edit made in the Dashboard is reverted on the next reconcile (here asked for with the
-// reconcile-requested annotation; in production the resync or the relay's event asks).
+// reconcile-requested annotation; in production the resync or the relay's event asks), and the
+// metrics say so: the plan counted Ready, no drift for its creation, one drift corrected after.
 func TestDriftIsReverted(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	plan := r.Plan("drift", controllertest.Monthly("monthly", 1000))
 	r.Create(plan)
 	r.waitReady(plan)
 	monthlyID := plan.Status.Prices[0].ID
+	ready := map[string]string{"kind": "BillingPlan", "condition": "Ready", "status": "True", "reason": "Available"}
+	if got := metricValue(t, r, "stripe_operator_managed_resources", ready); got != 1 {
+		t.Errorf("managed_resources %v = %v, want 1", ready, got)
+	}
+	drifted := map[string]string{"kind": "BillingPlan"}
+	if got := metricValue(t, r, "stripe_operator_drift_corrected_total", drifted); got != 0 {
+		t.Errorf("drift corrected = %v after creating the plan, want 0 (a create is not drift)", got)
+	}
 
 	if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": "Edited by hand"}); err != nil {
 		t.Fatal(err)
@@ -259,6 +268,39 @@ func TestDriftIsReverted(t *testing.T) {
 	if n := len(r.prices(plan.Status.ProductID)); n != 1 {
 		t.Errorf("reverting drift should reactivate the price, not add one: %d prices", n)
 	}
+	if got := metricValue(t, r, "stripe_operator_drift_corrected_total", drifted); got != 1 {
+		t.Errorf("drift corrected = %v after the Dashboard edit was reverted, want 1", got)
+	}
+}
+
+// metricValue returns the value of the operator's metric name with exactly these labels (0 if none).
+func metricValue(t *testing.T, r *rig, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := r.Manager.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
 }
 
 func mustProduct(t *testing.T, r *rig, id string) *stripeapi.Product {

@@ -27,6 +27,7 @@ import (
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/controller"
 	"github.com/cloudip/stripe-operator/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SecretNamespace is where tests keep API keys: the only namespace the operator reads Secrets from.
@@ -54,6 +55,8 @@ type ManagerOptions struct {
 // Manager is a running test manager.
 type Manager struct {
 	ctrl.Manager
+	// Metrics holds the operator's own metrics (managed.Metrics), as /metrics would serve them.
+	Metrics *prometheus.Registry
 	cancel  context.CancelFunc
 	done    chan error
 	stopped sync.Once
@@ -101,6 +104,7 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
+	registry := prometheus.NewRegistry()
 	if err := controller.SetupAll(mgr, controller.Options{
 		ClusterID:        "test-cluster",
 		Resync:           o.Resync,
@@ -108,11 +112,12 @@ func StartManager(t testing.TB, env *testenv.Env, o ManagerOptions) *Manager {
 		Concurrency:      o.Concurrency,
 		MaxRetryDelay:    o.MaxRetryDelay,
 		RelayURL:         o.RelayURL,
+		Registerer:       registry,
 	}); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{Manager: mgr, cancel: cancel, done: make(chan error, 1)}
+	m := &Manager{Manager: mgr, Metrics: registry, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
 		if err := m.Stop(); err != nil {

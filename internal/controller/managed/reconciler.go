@@ -61,6 +61,7 @@ type Reconciler struct {
 	resync      time.Duration
 	rechecks    *rechecks
 	nudges      *Nudges
+	metrics     *Metrics
 }
 
 // Options configure a Reconciler.
@@ -83,6 +84,8 @@ type Options struct {
 	// Nudges, when set, carries the relay's Stripe events to the kind's controller (a watch source)
 	// and says whether they flow (then adapter-asked rechecks slow to a safety net). Nil: no feed.
 	Nudges *Nudges
+	// Metrics counts drift corrected (nil: not counted).
+	Metrics *Metrics
 }
 
 // NewReconciler returns a Reconciler for one kind.
@@ -93,7 +96,7 @@ func NewReconciler(kube client.Client, connections *stripeconn.Resolver, recorde
 	return &Reconciler{
 		kube: kube, connections: connections, connecter: o.Connecter, kind: o.Kind, registry: o.Registry,
 		recorder: recorder, clusterID: o.ClusterID, resync: o.Resync, rechecks: newRechecks(o.RecheckRate),
-		nudges: o.Nudges,
+		nudges: o.Nudges, metrics: o.Metrics,
 	}
 }
 
@@ -140,6 +143,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // reconcile is the pass itself; errors are turned into conditions by reportError.
 func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Result, error) {
 	deleting := !obj.GetDeletionTimestamp().IsZero()
+	// A difference found while Stripe was last in sync with this very spec is drift: a change made in
+	// Stripe, not a spec to apply.
+	synced := meta.FindStatusCondition(obj.GetConditions(), v1alpha1.ConditionSynced)
+	drift := synced != nil && synced.Status == metav1.ConditionTrue && synced.ObservedGeneration == obj.GetGeneration()
 	// Every condition this pass writes speaks of this generation, and so does the status.
 	obj.GetManagedStatus().ObservedGeneration = obj.GetGeneration()
 
@@ -186,7 +193,7 @@ func (r *Reconciler) reconcile(ctx context.Context, obj Object) (reconcile.Resul
 		}
 		return r.synced(obj, external), nil
 	}
-	return r.act(ctx, obj, external, observation, deleting)
+	return r.act(ctx, obj, external, observation, deleting, drift)
 }
 
 // releaseWithoutStripe handles the deletions that need no Stripe call: an object whose finalizer is
@@ -222,7 +229,7 @@ func (r *Reconciler) recordObserved(ctx context.Context, obj Object, observation
 
 // act makes the write the observation of an existing object calls for (delete or update; none when
 // observing or in sync) and reports the outcome.
-func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClient, observation Observation, deleting bool) (reconcile.Result, error) {
+func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClient, observation Observation, deleting, drift bool) (reconcile.Result, error) {
 	switch {
 	case deleting:
 		return reconcile.Result{}, r.delete(ctx, obj, external, observation)
@@ -233,6 +240,9 @@ func (r *Reconciler) act(ctx context.Context, obj Object, external ExternalClien
 			return reconcile.Result{}, err
 		}
 		r.event(obj, corev1.EventTypeNormal, EventUpdated, "brought Stripe in line with the spec: %s", observation.Diff)
+		if drift {
+			r.metrics.driftCorrected(r.kind.Name)
+		}
 	}
 	return r.synced(obj, external), nil
 }

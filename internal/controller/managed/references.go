@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -82,6 +83,9 @@ type Registry struct {
 
 // NewRegistry returns a registry of the given kinds.
 func NewRegistry(kinds ...Kind) *Registry { return &Registry{kinds: kinds} }
+
+// Kinds returns every declaration (a copy).
+func (g *Registry) Kinds() []Kind { return slices.Clone(g.kinds) }
 
 // Kind returns the declaration of the named kind.
 func (g *Registry) Kind(name string) (Kind, error) {
