@@ -63,6 +63,7 @@ var suite = []struct {
 	{"SinceFollowsArrival", suiteSinceFollowsArrival},
 	{"SinceNeverPassesAnEventInFlight", suiteSinceNeverPassesAnEventInFlight},
 	{"Cursor", suiteCursor},
+	{"CheckWritable", suiteCheckWritable},
 	{"ConcurrentDestinationSeq", suiteConcurrentDestinationSeq},
 	{"ReplicasShareDeliveries", suiteReplicasShareDeliveries},
 	{"SharedBudget", suiteSharedBudget},

@@ -197,3 +197,19 @@ func suiteNotificationsWakeReplicas(t *testing.T) {
 		}
 	}
 }
+
+// suiteCheckWritable pins the readiness write: it commits on an open store and fails once the store
+// is closed (a relay that cannot store is not ready for Stripe's deliveries).
+func suiteCheckWritable(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
+	if err := s.CheckWritable(ctx, t0); err != nil {
+		t.Fatalf("CheckWritable on an open store: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckWritable(ctx, t0); err == nil {
+		t.Fatal("CheckWritable on a closed store succeeded")
+	}
+}

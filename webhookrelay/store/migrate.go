@@ -35,7 +35,12 @@ func migrations(pg bool) [][]string {
 )`,
 		`CREATE INDEX IF NOT EXISTS outbox_claimed ON outbox (destination) WHERE claimed_until > 0`,
 	}
-	return [][]string{v1, v2, v3}
+	// v4: the readiness probe's row (CheckWritable): a write through the same path as the events'.
+	v4 := []string{`CREATE TABLE IF NOT EXISTS probes (
+	name TEXT   NOT NULL PRIMARY KEY,
+	at   BIGINT NOT NULL
+)`}
+	return [][]string{v1, v2, v3, v4}
 }
 
 // migrationLock is the PostgreSQL advisory lock that serializes migrations of replicas starting at

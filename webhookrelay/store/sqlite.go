@@ -370,6 +370,16 @@ func (s *DB) Cursor(ctx context.Context, source string) (time.Time, bool, error)
 	return time.Unix(until, 0).UTC(), true, nil
 }
 
+// CheckWritable implements Store.
+func (s *DB) CheckWritable(ctx context.Context, now time.Time) error {
+	return s.submit(ctx, "readiness write", func(ctx context.Context, tx *writeTx) error {
+		if _, err := tx.ExecContext(ctx, sqlProbe, now.UnixMilli()); err != nil {
+			return fmt.Errorf("readiness write: %w", err)
+		}
+		return nil
+	})
+}
+
 // SetCursor implements Store. It goes through the writer's connection (SQLite's one writer), beside
 // the batching goroutine, as Prune does.
 func (s *DB) SetCursor(ctx context.Context, source string, t time.Time) error {

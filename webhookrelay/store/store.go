@@ -97,6 +97,10 @@ type Store interface {
 	// and dead-lettered outbox rows (an event still owed to a destination, or held, is kept; so is the
 	// newest event, so that Seq keeps counting from it). retention must be ≥ MinRetention.
 	Prune(ctx context.Context, now time.Time, retention time.Duration) (int64, error)
+	// CheckWritable commits a write through the path events take (SQLite's group-commit writer, a
+	// PostgreSQL transaction): the relay's readiness, since an intake that cannot store must not be
+	// sent Stripe's deliveries.
+	CheckWritable(ctx context.Context, now time.Time) error
 	// Close stops the store; Put then returns ErrClosed.
 	Close() error
 }
@@ -189,6 +193,7 @@ const (
 	sqlPruneCandidates = `SELECT e.id FROM events e WHERE e.received_at < $1
 	AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.state IN ('pending', 'held'))
 	AND e.seq < (SELECT MAX(seq) FROM events) LIMIT 1000`
+	sqlProbe       = `INSERT INTO probes (name, at) VALUES ('readyz', $1) ON CONFLICT (name) DO UPDATE SET at = excluded.at`
 	sqlPruneOutbox = `DELETE FROM outbox WHERE event_id = $1`
 	sqlPruneEvent  = `DELETE FROM events WHERE id = $1`
 	pruneBatch     = 1000
