@@ -25,7 +25,8 @@ import (
 // TestReleaseManifests pins dist/install.yaml as hack/release.sh writes it: the API server accepts
 // every object (kubectl apply --server-side), both Deployments run the images given (a tag for one, a digest
 // for the other), the namespace enforces Pod Security "restricted", every container runs as non-root
-// with no privilege escalation, and no RBAC rule grants a wildcard.
+// with no privilege escalation, and no RBAC rule grants a wildcard; config/samples/emulator (the
+// in-cluster Stripe emulator and samples using it) applies on top.
 func TestReleaseManifests(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	out := filepath.Join(t.TempDir(), "install.yaml")
@@ -88,6 +89,12 @@ func TestReleaseManifests(t *testing.T) {
 	}
 	if images["stripe-operator-controller-manager"] != managerImage || images["stripe-operator-relay"] != relayImage {
 		t.Errorf("images %v; want the manager on %s and the relay on %s", images, managerImage, relayImage)
+	}
+
+	// The in-cluster emulator's samples go on top, as the README says: the API server admits them
+	// (the connection's http URLs are in-cluster Service hosts, which its validation allows).
+	if _, err := env.Kubectl("apply", "--server-side", "-k", filepath.Join(env.RepoRoot, "config", "samples", "emulator")); err != nil {
+		t.Fatalf("the API server refused config/samples/emulator: %v", err)
 	}
 }
 
