@@ -28,6 +28,10 @@ import (
 	"github.com/cloudip/stripe-operator/internal/controller"
 	"github.com/cloudip/stripe-operator/internal/controller/managed"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
+	"github.com/cloudip/stripe-operator/internal/version"
+
+	// Mozilla's root CAs, used only where the system has none: the image has no base (scratch).
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
@@ -70,6 +74,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.Float64Var(&f.recheckRate, "recheck-rate", managed.DefaultRecheckRate, "Passes per second, for all objects of a kind together, of the rechecks adapters ask for (a tenant onboarding).")
 	zapOptions := zap.Options{Development: false}
 	flag.StringVar(&f.relayURL, "relay-url", "", "Internal base URL of the webhook relay (http://relay-internal.<namespace>.svc:8081): the leader follows its feed and reconciles what Stripe's events concern at once. Empty: Stripe's changes wait for the resync.")
+	flag.Var(version.Flag("manager"), "version", "Print the version and exit.")
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f, zapOptions
@@ -144,6 +149,9 @@ func run() error {
 	stripeMetrics, err := stripeapi.NewMetrics(metrics.Registry)
 	if err != nil {
 		return fmt.Errorf("register Stripe metrics: %w", err)
+	}
+	if err := version.Register(metrics.Registry); err != nil {
+		return err
 	}
 	if err := controller.SetupAll(mgr, controller.Options{
 		ClusterID:        clusterID,

@@ -32,12 +32,16 @@ import (
 	"github.com/cloudip/stripe-operator/internal/cli"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 	"github.com/cloudip/stripe-operator/internal/stripeconn"
+	"github.com/cloudip/stripe-operator/internal/version"
 	"github.com/cloudip/stripe-operator/webhookrelay/backfill"
 	"github.com/cloudip/stripe-operator/webhookrelay/delivery"
 	"github.com/cloudip/stripe-operator/webhookrelay/feed"
 	"github.com/cloudip/stripe-operator/webhookrelay/intake"
 	"github.com/cloudip/stripe-operator/webhookrelay/kube"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
+
+	// Mozilla's root CAs, used only where the system has none: the image has no base (scratch).
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
@@ -77,6 +81,7 @@ func run() error {
 	flag.DurationVar(&f.backfillInterval, "backfill-interval", backfill.DefaultInterval, "How often /v1/events is listed for what the relay missed (also once at start).")
 	flag.DurationVar(&f.tolerance, "webhook-tolerance", stripeapi.DefaultWebhookTolerance, "How far a Stripe-Signature timestamp may be from now, either way.")
 	flag.Int64Var(&f.maxBody, "max-body-bytes", intake.DefaultMaxBody, "Largest request body accepted (413 beyond).")
+	flag.Var(version.Flag("relay"), "version", "Print the version and exit.")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -122,7 +127,7 @@ func run() error {
 	}()
 
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.Collector())
 	if err := kube.IndexTenants(mgr); err != nil {
 		return err
 	}
