@@ -1,15 +1,17 @@
-# Multi-stage build of the operator's binaries. `make build` runs the same `go build` commands, so the
-# build step is proven on machines without a Docker engine.
+# The manager's and the relay's images with a Docker engine (make docker-build; the default target is
+# the manager's, `--target relay` the relay's). `make image` builds the same two images without an
+# engine (hack/image): the same static binaries, on no base, as 65532:65532, with the same labels.
 #
-# One image holds both binaries, /manager (the ENTRYPOINT) and /relay (config/relay's Deployment sets
-# `command: [/relay]`): one build, one tag to push and to set in kustomize, and a relay that is always
-# the same build as the manager it talks to (the /notifications protocol, the API types, the Secret
-# layout). The cost is the other binary's megabytes in each image, pulled once per node. Separate
-# images (`--target`) would save those, but would let a manager and a relay of different builds run
-# side by side, and double what a release pushes and pins.
+# Two images, one binary each: config/manager runs /manager from controller:latest, config/relay runs
+# /relay from relay:latest, and a release sets both (hack/release.sh). Build both from one commit: the
+# relay and the manager it talks to share the /notifications protocol, the API types and the Secrets.
 FROM golang:1.26 AS builder
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+# What the binaries' --version and stripe_operator_build_info say (make docker-build passes git's).
+ARG VERSION=dev
+ARG COMMIT=
+ARG DATE=
 WORKDIR /workspace
 
 # Dependencies first, so source edits do not invalidate the module download layer.
@@ -22,13 +24,30 @@ COPY internal/ internal/
 COPY webhookrelay/ webhookrelay/
 
 ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH}
-RUN go build -trimpath -ldflags "-s -w" -o /out/manager ./cmd/manager
-RUN go build -trimpath -ldflags "-s -w" -o /out/relay ./cmd/relay
+RUN go build -trimpath -buildvcs=false -o /out/ \
+      -ldflags "-s -w -X github.com/cloudip/stripe-operator/internal/version.version=${VERSION} -X github.com/cloudip/stripe-operator/internal/version.commit=${COMMIT} -X github.com/cloudip/stripe-operator/internal/version.date=${DATE}" \
+      ./cmd/manager ./cmd/relay
 
-# Static binaries on a distroless base: no shell, no package manager, non-root by default.
-FROM gcr.io/distroless/static:nonroot
-WORKDIR /
-COPY --from=builder /out/manager /manager
+# Static binaries on an empty base: no shell, no package manager, no files but the binary (the root CAs
+# are compiled in: golang.org/x/crypto/x509roots/fallback), a numeric non-root user.
+FROM scratch AS relay
+ARG VERSION=dev
+ARG COMMIT=
+ARG DATE=
+LABEL org.opencontainers.image.version="${VERSION}" org.opencontainers.image.revision="${COMMIT}" \
+      org.opencontainers.image.created="${DATE}" org.opencontainers.image.source="https://github.com/cloudip/stripe-operator" \
+      org.opencontainers.image.title="stripe-operator-relay"
 COPY --from=builder /out/relay /relay
+USER 65532:65532
+ENTRYPOINT ["/relay"]
+
+FROM scratch AS manager
+ARG VERSION=dev
+ARG COMMIT=
+ARG DATE=
+LABEL org.opencontainers.image.version="${VERSION}" org.opencontainers.image.revision="${COMMIT}" \
+      org.opencontainers.image.created="${DATE}" org.opencontainers.image.source="https://github.com/cloudip/stripe-operator" \
+      org.opencontainers.image.title="stripe-operator-manager"
+COPY --from=builder /out/manager /manager
 USER 65532:65532
 ENTRYPOINT ["/manager"]
