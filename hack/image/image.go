@@ -219,7 +219,8 @@ func binaryLayer(name, binary string, mtime time.Time) (v1.Layer, error) {
 }
 
 // write replaces out/<name>/ (an OCI layout with the image, named by its tag and full reference) and
-// out/<name>.tar (docker load's format), each written beside and renamed into place.
+// out/<name>.tar (the same layout as one archive, which docker load reads too), each written beside and
+// renamed into place.
 func write(img v1.Image, spec Spec, out, goos, goarch string) (Result, error) {
 	ref, err := name.NewTag(spec.Ref, name.WeakValidation)
 	if err != nil {
@@ -250,7 +251,7 @@ func write(img v1.Image, spec Spec, out, goos, goarch string) (Result, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return Result{}, err
 	}
-	if err := tarball.WriteToFile(dir+".tar.tmp", ref, img); err != nil {
+	if err := writeArchive(dir, dir+".tar.tmp", ref, img); err != nil {
 		return Result{}, err
 	}
 	if err := os.Rename(dir+".tar.tmp", dir+".tar"); err != nil {

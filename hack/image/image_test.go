@@ -30,7 +30,8 @@ var testMeta = Meta{
 }
 
 // TestImages builds both images from this tree into a temporary folder as make image does, opens each
-// from its OCI layout and from its tarball with go-containerregistry, and checks them (checkImage:
+// with go-containerregistry from its OCI layout and from its archive (read as docker save's format,
+// and extracted as an OCI layout, with the same digest), and checks them (checkImage:
 // user 65532:65532, the binary as entrypoint, the labels, one file and no shell in any layer), then
 // takes the binary out of the layer, checks it is static with the version linked in (checkBinary) and
 // runs it with --version. Assembling the same binary again must give the same digest (reproducible).
@@ -61,7 +62,8 @@ func TestImages(t *testing.T) {
 				t.Errorf("manifest media type %q (%v), want %q", mt, err, types.OCIManifestSchema1)
 			}
 			fromTar := openTarball(t, r.Layout+".tar", spec.Ref, img)
-			for what, img := range map[string]v1.Image{"layout": img, "tarball": fromTar} {
+			fromArchive := openLayout(t, untar(t, r.Layout+".tar"), spec.Ref, r.Digest)
+			for what, img := range map[string]v1.Image{"layout": img, "tarball": fromTar, "archive as a layout": fromArchive} {
 				for _, p := range checkImage(img, w) {
 					t.Errorf("%s: %s", what, p)
 				}
@@ -122,8 +124,8 @@ func openLayout(t *testing.T, dir, ref string, digest v1.Hash) v1.Image {
 	return img
 }
 
-// openTarball opens the tarball's image by its tag. docker load's format keeps the config and the
-// layers, not the manifest: the same config and layer digests as the layout's are the same image.
+// openTarball opens the archive as docker save's format, by its tag. That format keeps the config and
+// the layers, not the manifest: the same config and layer digests as the layout's are the same image.
 func openTarball(t *testing.T, file, ref string, fromLayout v1.Image) v1.Image {
 	t.Helper()
 	tag, err := name.NewTag(ref)
@@ -156,6 +158,21 @@ func layerDigest(img v1.Image) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("%d layers, want 1", len(m.Layers))
 	}
 	return m.Layers[0].Digest, nil
+}
+
+// untar extracts the archive into a temporary folder: it must be an OCI layout too.
+func untar(t *testing.T, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	dir := t.TempDir()
+	if err := extract(tar.NewReader(f), dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // extractBinary writes the image's /<name> (from the flattened filesystem) into a temporary file.

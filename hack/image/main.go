@@ -7,9 +7,12 @@
 //
 //	go run ./hack/image [-out dist/images] [-rev REV] [-version V] [-platform linux/amd64]
 //
-// It writes, per image, an OCI layout (dist/images/<name>: skopeo copy oci:dist/images/manager …,
-// crane push --index, ctr import) and a tarball (dist/images/<name>.tar: docker load, podman load,
-// kind load image-archive, crane push), and prints the digests.
+// It writes, per image, an OCI layout (dist/images/<name>/: crane push dist/images/manager REF, skopeo
+// copy oci:dist/images/manager docker://REF) and the same as one archive (dist/images/<name>.tar, both
+// an OCI layout archive and docker save's format: skopeo copy oci-archive:…, docker load, podman load,
+// kind load image-archive), and prints the digests. Copied as OCI (from the layout, or the archive as
+// oci-archive:) an image keeps its digest; a tool reading the archive as docker save's format (crane
+// push FILE, an older docker load) writes a Docker manifest of the same config and layer: another digest.
 //
 // Without -rev it builds the working tree (the version says -dirty when tracked files differ from
 // HEAD); with -rev it builds exactly that commit's tree (git archive), whatever the working tree holds.
