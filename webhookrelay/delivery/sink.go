@@ -156,7 +156,9 @@ func (eventsFormat) Payloads(_ context.Context, _ Sink, row store.Delivery) ([]P
 
 // Headers of a delivery besides the Standard Webhooks ones.
 const (
-	// HeaderSequence is the delivery's number among the sink's (1, 2, …), to order by.
+	// HeaderSequence is the delivery's number among the sink's, increasing in the order the relay
+	// stored the events, to order by: 1, 2, … on SQLite; on PostgreSQL, with gaps (the storing
+	// transaction's id), so a gap does not mean a missing delivery.
 	HeaderSequence = "X-CloudIP-Sequence"
 	// HeaderEventType is the Stripe event's type.
 	HeaderEventType = "X-CloudIP-Event-Type"

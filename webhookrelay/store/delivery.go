@@ -21,7 +21,8 @@ const (
 type Delivery struct {
 	EventID     string
 	Destination string
-	// Seq is the row's number among the destination's (1, 2, …): sent so the sink can order.
+	// Seq orders the destination's rows as the events were stored (sent so the sink can order):
+	// SQLite 1, 2, …; PostgreSQL the event's seq (increasing, with gaps).
 	Seq      int64
 	Attempts int64
 	Type     string

@@ -40,7 +40,11 @@ func migrations(pg bool) [][]string {
 	name TEXT   NOT NULL PRIMARY KEY,
 	at   BIGINT NOT NULL
 )`}
-	return [][]string{v1, v2, v3, v4}
+	// v5: the pending rows of a destination in seq order, alone: Due and the PostgreSQL claim walk
+	// them without stepping over the delivered rows, which PostgreSQL's planner did on
+	// outbox_destination_seq (bench-relay: 6 ms per claim at 11,000 delivered rows, 0.06 ms with it).
+	v5 := []string{`CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, seq) WHERE state = 'pending'`}
+	return [][]string{v1, v2, v3, v4, v5}
 }
 
 // migrationLock is the PostgreSQL advisory lock that serializes migrations of replicas starting at

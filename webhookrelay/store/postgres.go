@@ -43,15 +43,18 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, claimLease: opts.ClaimLease, dsn: dsn, quit: make(chan struct{})}
+	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, claimLease: opts.ClaimLease,
+		dsn: dsn, quit: make(chan struct{}), notify: make(chan struct{}, 1)}
 	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: prepare insert: %w", err)
 	}
-	if s.out, err = db.PrepareContext(ctx, sqlInsertOutbox); err != nil {
+	if s.out, err = db.PrepareContext(ctx, sqlInsertOutboxPG); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: prepare outbox: %w", err)
 	}
+	s.done.Add(1)
+	go s.notifyLoop()
 	return s, nil
 }
 
@@ -73,7 +76,39 @@ func (s *DB) transact(ctx context.Context, what string, apply func(ctx context.C
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
+	if tx.notify {
+		select {
+		case s.notify <- struct{}{}:
+		default: // a notification is already due: it covers this commit too
+		}
+	}
 	return nil
+}
+
+// notifyInterval spaces a replica's notifications: the commits of that interval share one NOTIFY
+// (a wake-up: the listeners then read what is due), so notifying costs little however fast events
+// arrive, and a wake-up is at most this late.
+const notifyInterval = 5 * time.Millisecond
+
+// notifyLoop sends the notifications commits asked for, one per notifyInterval at most, until Close.
+// A notification lost (a crash after a commit) only delays the others until their next poll.
+func (s *DB) notifyLoop() {
+	defer s.done.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.notify:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.write.ExecContext(ctx, `SELECT pg_notify($1, '')`, storedChannel)
+		cancel()
+		select {
+		case <-s.quit:
+			return
+		case <-time.After(notifyInterval):
+		}
+	}
 }
 
 // begin starts a transaction. After a database restart every idle connection of the pool is dead,

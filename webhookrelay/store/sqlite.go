@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +44,8 @@ type DB struct {
 	// maxConns is PostgreSQL's pool size; dsn its connection string (for LISTEN).
 	maxConns int
 	dsn      string
+	// notify asks the PostgreSQL notifier (notifyLoop) to tell the other replicas (buffered 1).
+	notify chan struct{}
 
 	maxBatch int
 	lastSeq  int64 // the SQLite writer goroutine's alone, after init
@@ -70,6 +71,9 @@ type writeTx struct {
 	ins, out *sql.Stmt
 	seq      int64
 	pg       bool
+	// notify: the transaction stored an event or made rows due; the other replicas are told once it
+	// commits (PostgreSQL).
+	notify bool
 }
 
 // OpenSQLite opens (creating if needed) the database at path, checks that WAL mode took, and applies
@@ -267,31 +271,17 @@ func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (
 	return Stored, nil
 }
 
-// notifyStored tells the other PostgreSQL replicas, at the commit, that an event was stored or
-// rows made due (PostgreSQL folds a transaction's identical notifications into one).
-func notifyStored(ctx context.Context, tx *writeTx) error {
-	if !tx.pg {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, storedChannel); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
+// notifyStored marks that the transaction stored an event or made rows due, so that the other
+// PostgreSQL replicas are told after it commits (transact). Not inside the transaction: a NOTIFY
+// holds PostgreSQL's cluster-wide notification lock from before the commit until after its WAL
+// flush, which serialized every replica's commits (bench-relay: one flush per event, intake halved).
+func notifyStored(_ context.Context, tx *writeTx) error {
+	tx.notify = true
 	return nil
 }
 
 // insertOutbox adds the event's rows: pending and due at once, or held for Held.
 func insertOutbox(ctx context.Context, tx *writeTx, eventID string, destinations []string, at time.Time) error {
-	if tx.pg {
-		// A destination's next seq is read and taken in one statement, but two transactions may
-		// read the same one: they take the destination's advisory lock first, in sorted order (no
-		// deadlock), held until the commit.
-		sorted := slices.Sorted(slices.Values(destinations))
-		for _, d := range sorted {
-			if _, err := tx.ExecContext(ctx, sqlLockDestinationPG, d); err != nil {
-				return fmt.Errorf("outbox %s: lock: %w", d, err)
-			}
-		}
-	}
 	for _, d := range destinations {
 		state := StatePending
 		if d == Held {

@@ -165,13 +165,18 @@ const (
 	sqlInsertEventPG = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
 	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_current_xact_id()::text::bigint)
 	ON CONFLICT (id) DO NOTHING`
-	sqlLockDestinationPG = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
-	sqlInsertEvent       = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
+	sqlInsertEvent = `INSERT INTO events (id, endpoint, type, account, livemode, api_version, object_id, created,
 	received_at, payload, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
-	// The destination's next seq in the same statement, so every writer (the intake, a reroute of
-	// a held event) numbers rows the same way.
+	// SQLite: the destination's next seq in the same statement (one writer: 1, 2, … per destination),
+	// so every writer (the intake, a reroute of a held event) numbers rows the same way.
 	sqlInsertOutbox = `INSERT INTO outbox (event_id, destination, seq, state, attempts, next_attempt, last_error, updated_at)
 	SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, 0, $4, '', $4 FROM outbox WHERE destination = $2
+	ON CONFLICT DO NOTHING`
+	// PostgreSQL: a row's seq is its event's (the transaction id: unique, increasing), so replicas
+	// storing at once never contend for a destination's next number (a lock per destination held to
+	// the commit serialized every writer to a sink that takes all events).
+	sqlInsertOutboxPG = `INSERT INTO outbox (event_id, destination, seq, state, attempts, next_attempt, last_error, updated_at)
+	SELECT $1, $2, e.seq, $3, 0, $4, '', $4 FROM events e WHERE e.id = $1
 	ON CONFLICT DO NOTHING`
 	sqlGetEvent = `SELECT id, endpoint, type, account, livemode, api_version, object_id, created, received_at,
 	payload, seq FROM events WHERE id = $1`
