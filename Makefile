@@ -72,6 +72,7 @@ build: ## Build the manager, the relay and the emulator; the first two exactly a
 	go build $(GO_BUILD_FLAGS) -o bin/manager ./cmd/manager
 	go build $(GO_BUILD_FLAGS) -o bin/relay ./cmd/relay
 	go build $(GO_BUILD_FLAGS) -o bin/stripe-emulator ./hack/stripe-emulator
+	go build $(GO_BUILD_FLAGS) -o bin/kubectl-stripe ./cmd/kubectl-stripe
 
 .PHONY: demo
 demo: envtest-assets ## Local control plane + Stripe emulator + operator; applies the samples and prints what they became.
