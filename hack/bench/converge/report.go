@@ -173,8 +173,26 @@ func printRequestWindows(perSecond []int64, limit float64) {
 	} else {
 		s := sortedCopy(perSecond)
 		fmt.Printf("%d windows, min %d, median %d, max %d\n", len(s), s[0], percentile(s, 0.5), s[len(s)-1])
+		fmt.Printf("  mean requests/s of each %d s from the first create: %v\n", sliceSeconds, sliceMeans(perSecond, sliceSeconds))
 	}
 	fmt.Printf("  windows at >= %.0f%% of %g req/s (the first, the burst, left out): %d of %d\n", saturatedFactor*100, limit, saturated, windows)
+}
+
+// sliceSeconds is the width of the slices a long run's request rate is shown in.
+const sliceSeconds = 30
+
+// sliceMeans returns the mean of each width-long slice of perSecond (the last may be shorter).
+func sliceMeans(perSecond []int64, width int) []int64 {
+	var out []int64
+	for i := 0; i < len(perSecond); i += width {
+		var n int64
+		end := min(i+width, len(perSecond))
+		for _, c := range perSecond[i:end] {
+			n += c
+		}
+		out = append(out, n/int64(end-i))
+	}
+	return out
 }
 
 func printFirst(lines []string) {
