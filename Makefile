@@ -65,6 +65,22 @@ verify-generated: manifests generate ## Fail when generated files differ from wh
 		git status --short --untracked-files=all -- api config; git --no-pager diff -- api config; \
 		echo "generated files are stale: run make manifests generate and commit"; exit 1; fi
 
+# The Helm chart (charts/stripe-operator) carries copies (charts/stripe-operator/files) of what
+# controller-gen generates (the CRDs, the manager's and the relay's generated roles) and of the alerts
+# and the dashboard (config/prometheus, config/grafana). test/chart fails when a copy differs from
+# config/, and when the chart drifts from config/default.
+.PHONY: chart
+chart: manifests ## Copy the generated CRDs and roles, the alerts and the dashboard into the Helm chart.
+	go generate ./test/chart/
+
+.PHONY: helm-lint
+helm-lint: ## helm lint --strict of the chart with each tested value set (the Helm SDK; no helm binary needed).
+	go test ./test/chart/ -count=1 -run 'TestLint|TestGeneratedCopies|TestRenderRefuses'
+
+.PHONY: chart-test
+chart-test: envtest-assets ## The chart's tests: lint, render, server-side dry-run, helm install/upgrade/uninstall on the test control plane, equivalence with config/default.
+	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go test ./test/chart/ -count=1 $(TEST_ARGS)
+
 ##@ Build and run
 
 .PHONY: build
