@@ -37,7 +37,7 @@ func (s *DB) claimDue(ctx context.Context, q DueQuery) ([]Delivery, time.Duratio
 		out  []Delivery
 		wait time.Duration
 	)
-	err := s.transact(ctx, "claim due deliveries of "+q.Destination, func(ctx context.Context, tx *writeTx) error {
+	err := s.transactCommit(ctx, "claim due deliveries of "+q.Destination, false, func(ctx context.Context, tx *writeTx) error {
 		out, wait = out[:0], 0
 		limit := q.Limit
 		var bucket tokenBucket
