@@ -161,6 +161,7 @@ func run() error {
 		Concurrency:      concurrency,
 		MaxRetryDelay:    f.maxRetryDelay,
 		Metrics:          stripeMetrics,
+		Registerer:       metrics.Registry,
 		RelayURL:         f.relayURL,
 	}); err != nil {
 		return fmt.Errorf("set up controllers: %w", err)

@@ -169,8 +169,12 @@ func run() error {
 	internal.Handle(feed.Path, feedServer)
 	internal.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	internal.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// Ready: the store takes a write (an intake that cannot store must not get Stripe's deliveries;
+	// on PostgreSQL the Service sends them to the other replicas meanwhile).
 	internal.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := db.LatestSeq(r.Context()); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.CheckWritable(ctx, time.Now()); err != nil {
 			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 
 // TestRelayOnPostgres pins the relay binary on its PostgreSQL store (--postgres-dsn-file), against a
 // private server: a Dashboard edit is reverted through its event and the event reaches a sink; then
-// PostgreSQL itself is killed and restarted, and an edit made after that still goes through (the
-// relay's pool reconnects; nothing it acknowledged was lost).
+// PostgreSQL itself is killed and restarted (the relay's /readyz fails meanwhile, and passes again
+// after), and an edit made after that still goes through (the relay's pool reconnects; nothing it
+// acknowledged was lost).
 func TestRelayOnPostgres(t *testing.T) {
 	pg := pgtest.Start(t)
 	r := startRelayRigOn(t, pg.DSN)
@@ -30,7 +32,10 @@ func TestRelayOnPostgres(t *testing.T) {
 	for _, round := range []string{"before", "after a PostgreSQL restart"} {
 		if round != "before" {
 			pg.Kill()
+			// The relay is not ready while it cannot store (its readiness commits a write).
+			controllertest.Eventually(t, eventDeadline, func() error { return readyz(r, http.StatusServiceUnavailable) })
 			pg.Restart(t)
+			controllertest.Eventually(t, eventDeadline, func() error { return readyz(r, http.StatusOK) })
 		}
 		if _, err := r.Emu.DashboardEdit("", plan.Status.ProductID, map[string]any{"name": want + " (" + round + ")"}); err != nil {
 			t.Fatal(err)
@@ -45,6 +50,19 @@ func TestRelayOnPostgres(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// readyz checks the relay's /readyz answer.
+func readyz(r *relayRig, want int) error {
+	resp, err := http.Get(r.relay.InternalURL + "/readyz")
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("/readyz answered %d, want %d", resp.StatusCode, want)
+	}
+	return nil
 }
 
 // TestRelayReplicasShareDelivery pins two relay replicas on one PostgreSQL store with --leader-elect:

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -171,12 +173,58 @@ func suiteNotificationsWakeReplicas(t *testing.T) {
 }
 
 // suiteCheckWritable pins the readiness write: it commits on an open store and fails once the store
-// is closed (a relay that cannot store is not ready for Stripe's deliveries).
+// is closed (a relay that cannot store is not ready for Stripe's deliveries); on PostgreSQL it fails
+// on a database that only reads (a standby promoted the wrong way, a full disk's read-only mode)
+// while reads still work, which a read as the readiness check would miss.
 func suiteCheckWritable(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "relay.db"))
 	if err := s.CheckWritable(ctx, t0); err != nil {
 		t.Fatalf("CheckWritable on an open store: %v", err)
+	}
+	if engineUnderTest.name == "postgres" {
+		var database string
+		if err := s.read.QueryRowContext(ctx, `SELECT current_database()`).Scan(&database); err != nil {
+			t.Fatal(err)
+		}
+		admin, err := sql.Open("pgx", s.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = admin.Close() }()
+		admin.SetMaxOpenConns(1)
+		readOnly := func(on bool) {
+			t.Helper()
+			if _, err := admin.ExecContext(ctx, fmt.Sprintf(`ALTER DATABASE %s SET default_transaction_read_only = %v`, database, on)); err != nil {
+				t.Fatal(err)
+			}
+			// The setting applies to new sessions: end the store's (its pool reconnects).
+			if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, database); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The first uses of the pool's connections find them ended (57P01): past those, what is left
+		// is the database's answer.
+		settled := func(f func() error) error {
+			var err error
+			for range 30 {
+				if err = f(); err == nil || !strings.Contains(err.Error(), "57P01") {
+					return err
+				}
+			}
+			return err
+		}
+		readOnly(true)
+		if err := settled(func() error { _, err := s.LatestSeq(ctx); return err }); err != nil {
+			t.Fatalf("a read failed on the read-only database: %v", err)
+		}
+		if err := settled(func() error { return s.CheckWritable(ctx, t0) }); err == nil || !strings.Contains(err.Error(), "read-only") {
+			t.Fatalf("CheckWritable on a read-only database: %v, want a read-only refusal", err)
+		}
+		readOnly(false)
+		if err := settled(func() error { return s.CheckWritable(ctx, t0) }); err != nil {
+			t.Fatalf("CheckWritable once writable again: %v", err)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
