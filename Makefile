@@ -127,7 +127,7 @@ bench-relay: ## Benchmark: the webhook relay's intake (verify + durable commit +
 IMAGE_ARGS ?=
 
 .PHONY: image
-image: ## Build the OCI images of the manager and the relay without Docker (dist/images/<name>/ and <name>.tar); prints their digests.
+image: ## Build the OCI images of the manager, the relay and the Stripe emulator (for config/samples/emulator) without Docker (dist/images/<name>/ and <name>.tar); prints their digests.
 	go run ./hack/image -out dist/images $(if $(filter command line environment,$(origin VERSION)),-version '$(VERSION)') \
 		$(if $(MANAGER_IMAGE),-manager-image '$(MANAGER_IMAGE)') $(if $(RELAY_IMAGE),-relay-image '$(RELAY_IMAGE)') $(IMAGE_ARGS)
 

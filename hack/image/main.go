@@ -1,4 +1,5 @@
-// Command image builds the OCI images of the manager and the relay without a container engine
+// Command image builds the OCI images of the manager and the relay (and the Stripe emulator's, for
+// config/samples/emulator) without a container engine
 // (github.com/google/go-containerregistry): each holds one static binary (CGO_ENABLED=0, -trimpath,
 // the version linked in) on an empty base (no shell, no package manager, no files but the binary), runs
 // as 65532:65532, and carries the org.opencontainers.image.* labels. Everything in it (file times, the
@@ -48,6 +49,7 @@ func run() error {
 		registry     = flag.String("registry", "ghcr.io/cloudip", "Registry and owner of the default image names, <registry>/stripe-operator-<name>:<version>.")
 		managerImage = flag.String("manager-image", "", "The manager's image name and tag in the tarball and the layout (default: from -registry and the version).")
 		relayImage   = flag.String("relay-image", "", "The relay's image name and tag (default: from -registry and the version).")
+		emulator     = flag.Bool("emulator", true, "Also build the Stripe emulator's image (stripe-emulator: config/samples/emulator runs it in a cluster).")
 		platform     = flag.String("platform", "linux/"+runtime.GOARCH, "GOOS/GOARCH of the binaries and the images.")
 	)
 	flag.Parse()
@@ -91,6 +93,9 @@ func run() error {
 			ref = *registry + "/stripe-operator-" + name + ":" + tagOf(meta.Version)
 		}
 		specs = append(specs, Spec{Name: name, Package: "./cmd/" + name, Ref: ref})
+	}
+	if *emulator {
+		specs = append(specs, Spec{Name: "stripe-emulator", Package: "./hack/stripe-emulator", Ref: *registry + "/stripe-emulator:" + tagOf(meta.Version)})
 	}
 
 	started := time.Now()
