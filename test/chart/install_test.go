@@ -2,6 +2,7 @@ package chart_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -45,6 +47,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	cfg := helmConfig(t, e.KubeconfigPath, ns)
 	current := loadChart(t)
+	waitNoCRDs(ctx, t, e.Client)
 
 	install := action.NewInstall(cfg)
 	install.ReleaseName = releaseName
@@ -110,21 +113,25 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if !strings.Contains(res.Info, addedCRD) {
 		t.Errorf("helm uninstall does not say it kept the CRDs: %q", res.Info)
 	}
-	// Leave the control plane without the CRDs, as the next run (-count) expects it.
+	// Leave the control plane without the CRDs, as the next run (-count) expects it (which waits for
+	// their deletion to finish). A CRD is deleted only once its objects can be listed: deleted while
+	// its storage is still re-initializing after the upgrade, its finalizer fails ("could not list
+	// instances") and is not retried for minutes.
 	for _, base := range bases {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		crd.Name = base.GetName()
-		if err := e.Client.Delete(ctx, crd); err != nil {
-			t.Errorf("delete CRD %s: %v", crd.Name, err)
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(base.Object, &crd); err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, base := range bases {
-		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			err := e.Client.Get(ctx, client.ObjectKey{Name: base.GetName()}, &apiextensionsv1.CustomResourceDefinition{})
-			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
-		})
-		if err != nil {
-			t.Errorf("CRD %s not deleted: %v", base.GetName(), err)
+		list := &unstructured.UnstructuredList{}
+		list.SetAPIVersion(crd.Spec.Group + "/" + crd.Spec.Versions[0].Name)
+		list.SetKind(crd.Spec.Names.ListKind)
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			return e.Client.List(ctx, list) == nil, nil
+		}); err != nil {
+			t.Errorf("list %s: %v", crd.Spec.Names.Plural, err)
+		}
+		if err := e.Client.Delete(ctx, &crd); err != nil {
+			t.Errorf("delete CRD %s: %v", crd.Name, err)
 		}
 	}
 	for k, obj := range map[client.ObjectKey]client.Object{
@@ -135,6 +142,28 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		if err := e.Client.Get(ctx, k, obj); !apierrors.IsNotFound(err) {
 			t.Errorf("after helm uninstall, %T %s is still there (%v)", obj, k, err)
 		}
+	}
+}
+
+// waitNoCRDs waits until no payments CRD is left from an earlier run of the test.
+func waitNoCRDs(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	var left []string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		var crds apiextensionsv1.CustomResourceDefinitionList
+		if err := c.List(ctx, &crds); err != nil {
+			return false, err
+		}
+		left = nil
+		for _, crd := range crds.Items {
+			if crd.Spec.Group == "payments.cloudip.io" {
+				left = append(left, fmt.Sprintf("%s (finalizers %v, conditions %v)", crd.Name, crd.Finalizers, crd.Status.Conditions))
+			}
+		}
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("payments CRDs left from an earlier run: %v: %s", err, strings.Join(left, "; "))
 	}
 }
 
