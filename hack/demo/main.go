@@ -64,12 +64,16 @@ func run() error {
 	ctx, cancel := context.WithCancelCause(signals)
 	defer cancel(nil)
 
-	step("starting the control plane (kube-apiserver, etcd) and installing the CRDs")
+	step("starting the control plane (kube-apiserver, etcd) and installing the CRDs and the RBAC")
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
+	// The manager and the relay run as the install's ServiceAccounts, with its RBAC, as on a cluster.
+	if err := env.InstallRBAC(ctx); err != nil {
+		return err
+	}
 
 	var emu *emulator.Server
 	if !o.externalEmulator {
@@ -211,8 +215,12 @@ func startManager(ctx context.Context, env *testenv.Env, relayURL, logPath strin
 	if err != nil {
 		return nil, fmt.Errorf("create the manager log: %w", err)
 	}
+	kubeconfig, err := env.KubeconfigAs(testenv.InstallNamespace, testenv.ManagerServiceAccount)
+	if err != nil {
+		return nil, err
+	}
 	return testenv.StartProcess(binary, []string{
-		"--kubeconfig", env.KubeconfigPath,
+		"--kubeconfig", kubeconfig,
 		"--secret-namespaces", "stripe-operator-system",
 		"--cluster-id", "demo",
 		"--relay-url", relayURL,
