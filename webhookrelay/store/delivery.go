@@ -138,22 +138,23 @@ const (
 	WHERE o.destination = $1 AND o.state = 'pending' AND +o.next_attempt <= $2 ORDER BY o.seq LIMIT $3`
 	// sqlClaimDuePG takes, for one replica, the due rows no other replica holds (SKIP LOCKED skips
 	// rows another transaction is claiming; claimed_until skips rows claimed and in flight).
+	// It returns the claimed rows with their events, in one round trip.
 	sqlClaimDuePG = `WITH due AS (SELECT event_id, destination FROM outbox
 	WHERE destination = $1 AND state = 'pending' AND next_attempt <= $2 AND claimed_until <= $2
 	ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-	UPDATE outbox o SET claimed_until = $4 FROM due WHERE o.event_id = due.event_id AND o.destination = due.destination
-	RETURNING o.event_id, o.destination, o.seq, o.attempts`
-	sqlClaimedEventsPG = `SELECT id, type, received_at, payload FROM events WHERE id = ANY($1)`
-	sqlRenewPG         = `UPDATE outbox SET claimed_until = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending' AND claimed_until > 0`
-	sqlNextDue         = `SELECT MIN(next_attempt) FROM outbox WHERE destination = $1 AND state = 'pending'`
-	sqlRecordDone      = `UPDATE outbox SET state = 'delivered', attempts = attempts + 1, claimed_until = 0, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
-	sqlRecordFailed    = `UPDATE outbox SET attempts = attempts + 1, claimed_until = 0, next_attempt = $3, last_error = $4, updated_at = $5 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
-	sqlRecordDead      = `UPDATE outbox SET state = 'dead', attempts = attempts + 1, claimed_until = 0, last_error = $3, updated_at = $4 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
-	sqlCountsByState   = `SELECT o.state, o.attempts > 0, COUNT(*), MIN(e.received_at) FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = $1 GROUP BY o.state, o.attempts > 0`
-	sqlHeld            = `SELECT e.id, e.endpoint, e.type, e.account, e.livemode, e.api_version, e.object_id, e.created, e.received_at, e.payload, e.seq FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = '` + Held + `' ORDER BY e.seq LIMIT $1`
-	sqlDeleteHeld      = `DELETE FROM outbox WHERE event_id = $1 AND destination = '` + Held + `'`
-	sqlReplayDone      = `SELECT matched, requeued FROM replays WHERE id = $1`
-	sqlReplayRecord    = `INSERT INTO replays (id, destination, matched, requeued, done_at) VALUES ($1, $2, $3, $4, $5)`
-	sqlReplaySelected  = `SELECT o.event_id, o.state FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = $1`
-	sqlReplayRequeue   = `UPDATE outbox SET state = 'pending', attempts = 0, claimed_until = 0, next_attempt = $3, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2`
+	UPDATE outbox o SET claimed_until = $4 FROM due JOIN events e ON e.id = due.event_id
+	WHERE o.event_id = due.event_id AND o.destination = due.destination
+	RETURNING o.event_id, o.destination, o.seq, o.attempts, e.type, e.received_at, e.payload`
+	sqlRenewPG        = `UPDATE outbox SET claimed_until = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending' AND claimed_until > 0`
+	sqlNextDue        = `SELECT MIN(next_attempt) FROM outbox WHERE destination = $1 AND state = 'pending'`
+	sqlRecordDone     = `UPDATE outbox SET state = 'delivered', attempts = attempts + 1, claimed_until = 0, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
+	sqlRecordFailed   = `UPDATE outbox SET attempts = attempts + 1, claimed_until = 0, next_attempt = $3, last_error = $4, updated_at = $5 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
+	sqlRecordDead     = `UPDATE outbox SET state = 'dead', attempts = attempts + 1, claimed_until = 0, last_error = $3, updated_at = $4 WHERE event_id = $1 AND destination = $2 AND state = 'pending'`
+	sqlCountsByState  = `SELECT o.state, o.attempts > 0, COUNT(*), MIN(e.received_at) FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = $1 GROUP BY o.state, o.attempts > 0`
+	sqlHeld           = `SELECT e.id, e.endpoint, e.type, e.account, e.livemode, e.api_version, e.object_id, e.created, e.received_at, e.payload, e.seq FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = '` + Held + `' ORDER BY e.seq LIMIT $1`
+	sqlDeleteHeld     = `DELETE FROM outbox WHERE event_id = $1 AND destination = '` + Held + `'`
+	sqlReplayDone     = `SELECT matched, requeued FROM replays WHERE id = $1`
+	sqlReplayRecord   = `INSERT INTO replays (id, destination, matched, requeued, done_at) VALUES ($1, $2, $3, $4, $5)`
+	sqlReplaySelected = `SELECT o.event_id, o.state FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.destination = $1`
+	sqlReplayRequeue  = `UPDATE outbox SET state = 'pending', attempts = 0, claimed_until = 0, next_attempt = $3, last_error = '', updated_at = $3 WHERE event_id = $1 AND destination = $2`
 )

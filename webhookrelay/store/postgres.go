@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // also registers "pgx"
 )
 
 // PostgresOptions tune the PostgreSQL engine.
@@ -46,7 +46,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{write: db, read: db, pg: true, maxConns: opts.MaxConns, claimLease: opts.ClaimLease,
+	bookkeeping, err := openBookkeeping(dsn, opts.MaxConns)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s := &DB{write: db, read: db, bookkeeping: bookkeeping, pg: true, maxConns: opts.MaxConns, claimLease: opts.ClaimLease,
 		dsn: dsn, quit: make(chan struct{}), notify: make(chan struct{}, 1)}
 	if s.ins, err = db.PrepareContext(ctx, sqlInsertEventPG); err != nil {
 		_ = db.Close()
@@ -61,31 +66,46 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*DB, e
 	return s, nil
 }
 
+// openBookkeeping opens the pool of the delivery bookkeeping (claims, renewals, outcomes): its
+// sessions commit without waiting for the WAL flush (synchronous_commit off), so an outcome is one
+// round trip; a crash of the database may lose the last ones, which are then attempted again (at
+// least once). Half the main pool's size.
+func openBookkeeping(dsn string, maxConns int) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cfg.RuntimeParams["synchronous_commit"] = "off"
+	db := stdlib.OpenDB(*cfg)
+	conns := max(maxConns/2, 2)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db, nil
+}
+
 // transact runs apply in a transaction of its own (PostgreSQL), committed durably.
 func (s *DB) transact(ctx context.Context, what string, apply func(ctx context.Context, tx *writeTx) error) error {
 	return s.transactCommit(ctx, what, true, apply)
 }
 
-// transactCommit is transact; durable false commits without waiting for the WAL flush
-// (synchronous_commit off for this transaction only): for the delivery bookkeeping (claims and
-// outcomes), which a database crash may lose without harm (the row is attempted again: at least once),
-// never for what the relay acknowledges Stripe for.
+// transactCommit is transact; durable false runs it on the bookkeeping pool, whose commits do not
+// wait for the WAL flush: for claims and outcomes, which a database crash may lose without harm (the
+// row is attempted again: at least once), never for what the relay acknowledges Stripe for.
 func (s *DB) transactCommit(ctx context.Context, what string, durable bool, apply func(ctx context.Context, tx *writeTx) error) error {
 	select {
 	case <-s.quit:
 		return fmt.Errorf("%s: %w", what, ErrClosed)
 	default:
 	}
-	sqlTx, err := s.begin(ctx)
+	pool := s.write
+	if !durable {
+		pool = s.bookkeeping
+	}
+	sqlTx, err := s.begin(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", what, err)
 	}
 	tx := &writeTx{Tx: sqlTx, ins: sqlTx.StmtContext(ctx, s.ins), out: sqlTx.StmtContext(ctx, s.out), pg: true}
-	if !durable {
-		if _, err := sqlTx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return errors.Join(fmt.Errorf("%s: %w", what, err), sqlTx.Rollback())
-		}
-	}
 	if err := apply(ctx, tx); err != nil {
 		return errors.Join(err, sqlTx.Rollback())
 	}
@@ -130,11 +150,11 @@ func (s *DB) notifyLoop() {
 // begin starts a transaction. After a database restart every idle connection of the pool is dead,
 // and a BEGIN on one fails having done nothing (the connection is then dropped): it is safe to try
 // on the next, once per connection the pool may hold, plus a new one.
-func (s *DB) begin(ctx context.Context) (*sql.Tx, error) {
+func (s *DB) begin(ctx context.Context, pool *sql.DB) (*sql.Tx, error) {
 	var err error
 	for range s.maxConns + 1 {
 		var tx *sql.Tx
-		if tx, err = s.write.BeginTx(ctx, nil); err == nil {
+		if tx, err = pool.BeginTx(ctx, nil); err == nil {
 			return tx, nil
 		}
 		if ctx.Err() != nil {

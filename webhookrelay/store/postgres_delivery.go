@@ -3,8 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -19,11 +17,16 @@ const sharedBudgetPoll = 100 * time.Millisecond
 // across replicas, so that the in-flight count and the token bucket each claim reads are the last
 // claim's.
 const (
-	sqlBudgetEnsurePG = `INSERT INTO destination_budgets (destination, tokens, refilled_at) VALUES ($1, $2, $3)
-	ON CONFLICT (destination) DO NOTHING`
-	sqlBudgetLockPG = `SELECT tokens, refilled_at FROM destination_budgets WHERE destination = $1 FOR UPDATE`
-	sqlBudgetSetPG  = `UPDATE destination_budgets SET tokens = $2, refilled_at = $3 WHERE destination = $1`
-	sqlInFlightPG   = `SELECT COUNT(*) FROM outbox WHERE destination = $1 AND claimed_until > $2 AND state = 'pending'`
+	// sqlBudgetLockPG creates the destination's row full if it has none, and locks and reads it, in
+	// one round trip (the upsert's update takes the row lock).
+	sqlBudgetLockPG = `INSERT INTO destination_budgets AS d (destination, tokens, refilled_at) VALUES ($1, $2, $3)
+	ON CONFLICT (destination) DO UPDATE SET destination = d.destination RETURNING d.tokens, d.refilled_at`
+	// sqlInFlightPG counts the attempts in flight. It must be a statement of its own, after the lock:
+	// a statement's snapshot is taken when it starts, so a count inside the locking statement would
+	// miss the claim of the replica it waited for (TestReplicasHoldTheSinkLimits caught it). Its
+	// "claimed_until > 0" lets it use outbox_claimed (the few rows claimed).
+	sqlInFlightPG  = `SELECT COUNT(*) FROM outbox WHERE destination = $1 AND claimed_until > 0 AND claimed_until > $2 AND state = 'pending'`
+	sqlBudgetSetPG = `UPDATE destination_budgets SET tokens = $2, refilled_at = $3 WHERE destination = $1`
 )
 
 // claimDue is Due on PostgreSQL. It claims the rows it returns for the claim lease, so that no two
@@ -81,21 +84,18 @@ func lockBudget(ctx context.Context, tx *writeTx, q DueQuery) (tokenBucket, erro
 	b := tokenBucket{budget: q.Shared}
 	burst := float64(max(q.Shared.Burst, 1))
 	now := q.Now.UnixMilli()
-	if _, err := tx.ExecContext(ctx, sqlBudgetEnsurePG, q.Destination, burst, now); err != nil {
-		return b, fmt.Errorf("budget: %w", err)
-	}
 	var refilledAt int64
-	if err := tx.QueryRowContext(ctx, sqlBudgetLockPG, q.Destination).Scan(&b.tokens, &refilledAt); err != nil {
+	if err := tx.QueryRowContext(ctx, sqlBudgetLockPG, q.Destination, burst, now).Scan(&b.tokens, &refilledAt); err != nil {
 		return b, fmt.Errorf("budget: %w", err)
 	}
-	// A replica whose clock is behind the last claimant's adds nothing (elapsed is never negative).
-	elapsed := float64(max(now-refilledAt, 0)) / 1000
-	b.tokens = math.Min(burst, b.tokens+elapsed*q.Shared.RequestsPerSecond)
 	if q.Shared.MaxInFlight > 0 {
 		if err := tx.QueryRowContext(ctx, sqlInFlightPG, q.Destination, now).Scan(&b.inFlight); err != nil {
 			return b, fmt.Errorf("budget: in flight: %w", err)
 		}
 	}
+	// A replica whose clock is behind the last claimant's adds nothing (elapsed is never negative).
+	elapsed := float64(max(now-refilledAt, 0)) / 1000
+	b.tokens = math.Min(burst, b.tokens+elapsed*q.Shared.RequestsPerSecond)
 	return b, nil
 }
 
@@ -135,62 +135,29 @@ func (b tokenBucket) spend(ctx context.Context, tx *writeTx, q DueQuery, claimed
 	return nil
 }
 
-// claimRows claims up to limit due rows no other replica holds, for lease, and reads their events.
+// claimRows claims up to limit due rows no other replica holds, for lease, with their events.
 func claimRows(ctx context.Context, tx *writeTx, q DueQuery, limit int, lease time.Duration) ([]Delivery, error) {
 	rows, err := tx.QueryContext(ctx, sqlClaimDuePG, q.Destination, q.Now.UnixMilli(), limit, q.Now.Add(lease).UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
+	defer func() { _ = rows.Close() }()
 	var out []Delivery
-	ids := []string{}
 	for rows.Next() {
-		var d Delivery
-		if err := rows.Scan(&d.EventID, &d.Destination, &d.Seq, &d.Attempts); err != nil {
-			_ = rows.Close()
+		var (
+			d        Delivery
+			received int64
+		)
+		if err := rows.Scan(&d.EventID, &d.Destination, &d.Seq, &d.Attempts, &d.Type, &received, &d.Payload); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
+		d.ReceivedAt = time.UnixMilli(received).UTC()
 		out = append(out, d)
-		ids = append(ids, d.EventID)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	if err := readClaimedEvents(ctx, tx.Tx, ids, out); err != nil {
-		return nil, err
-	}
 	return out, nil
-}
-
-// readClaimedEvents fills the claimed rows' event fields.
-func readClaimedEvents(ctx context.Context, tx *sql.Tx, ids []string, out []Delivery) error {
-	events, err := tx.QueryContext(ctx, sqlClaimedEventsPG, ids)
-	if err != nil {
-		return fmt.Errorf("claimed events: %w", err)
-	}
-	defer func() { _ = events.Close() }()
-	byID := map[string]Delivery{}
-	for events.Next() {
-		var (
-			id, typ  string
-			received int64
-			payload  []byte
-		)
-		if err := events.Scan(&id, &typ, &received, &payload); err != nil {
-			return fmt.Errorf("claimed events: %w", err)
-		}
-		byID[id] = Delivery{Type: typ, ReceivedAt: time.UnixMilli(received).UTC(), Payload: payload}
-	}
-	for i := range out {
-		e := byID[out[i].EventID]
-		out[i].Type, out[i].ReceivedAt, out[i].Payload = e.Type, e.ReceivedAt, e.Payload
-	}
-	if err := events.Err(); err != nil {
-		return fmt.Errorf("claimed events: %w", err)
-	}
-	return nil
 }
 
 // ClaimLease implements Deliveries.
@@ -206,7 +173,7 @@ func (s *DB) Renew(ctx context.Context, destination, eventID string, now time.Ti
 	if !s.pg {
 		return nil
 	}
-	if _, err := s.write.ExecContext(ctx, sqlRenewPG, eventID, destination, now.Add(s.claimLease).UnixMilli()); err != nil {
+	if _, err := s.bookkeeping.ExecContext(ctx, sqlRenewPG, eventID, destination, now.Add(s.claimLease).UnixMilli()); err != nil {
 		return fmt.Errorf("renew the claim of %s to %s: %w", eventID, destination, err)
 	}
 	return nil

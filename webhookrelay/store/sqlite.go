@@ -44,6 +44,8 @@ type DB struct {
 	// maxConns is PostgreSQL's pool size; dsn its connection string (for LISTEN).
 	maxConns int
 	dsn      string
+	// bookkeeping: PostgreSQL's pool for claims and outcomes (openBookkeeping); nil on SQLite.
+	bookkeeping *sql.DB
 	// notify asks the PostgreSQL notifier (notifyLoop) to tell the other replicas (buffered 1).
 	notify chan struct{}
 
@@ -488,6 +490,9 @@ func (s *DB) Close() error {
 		closers := []error{s.ins.Close(), s.out.Close(), s.write.Close()}
 		if s.read != s.write {
 			closers = append(closers, s.read.Close())
+		}
+		if s.bookkeeping != nil {
+			closers = append(closers, s.bookkeeping.Close())
 		}
 		err = errors.Join(closers...)
 		if err != nil {

@@ -77,33 +77,45 @@ func (s *DB) Record(ctx context.Context, outcomes ...Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	apply := func(ctx context.Context, tx *writeTx) error {
-		for _, o := range outcomes {
-			at := o.At.UnixMilli()
-			msg := o.Error
-			if len(msg) > maxErrorLength {
-				msg = msg[:maxErrorLength]
-			}
-			var err error
-			switch {
-			case o.Delivered:
-				_, err = tx.ExecContext(ctx, sqlRecordDone, o.EventID, o.Destination, at)
-			case o.Dead:
-				_, err = tx.ExecContext(ctx, sqlRecordDead, o.EventID, o.Destination, msg, at)
-			default:
-				_, err = tx.ExecContext(ctx, sqlRecordFailed, o.EventID, o.Destination, o.NextAttempt.UnixMilli(), msg, at)
-			}
-			if err != nil {
-				return fmt.Errorf("record delivery of %s to %s: %w", o.EventID, o.Destination, err)
-			}
-		}
-		return nil
-	}
+	apply := func(ctx context.Context, tx *writeTx) error { return recordOutcomes(ctx, tx, outcomes) }
 	if s.pg {
-		// An outcome lost with a database crash is an attempt made again: not worth a WAL flush.
+		// An outcome lost with a database crash is an attempt made again: not worth a WAL flush, nor
+		// a transaction for one outcome (one statement, one round trip).
+		if len(outcomes) == 1 {
+			return recordOutcomes(ctx, s.bookkeeping, outcomes)
+		}
 		return s.transactCommit(ctx, "record delivery", false, apply)
 	}
 	return s.submit(ctx, "record delivery", apply)
+}
+
+// execer runs a statement: a transaction, or a pool in autocommit.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// recordOutcomes applies outcomes to their rows, only to rows still pending.
+func recordOutcomes(ctx context.Context, ex execer, outcomes []Outcome) error {
+	for _, o := range outcomes {
+		at := o.At.UnixMilli()
+		msg := o.Error
+		if len(msg) > maxErrorLength {
+			msg = msg[:maxErrorLength]
+		}
+		var err error
+		switch {
+		case o.Delivered:
+			_, err = ex.ExecContext(ctx, sqlRecordDone, o.EventID, o.Destination, at)
+		case o.Dead:
+			_, err = ex.ExecContext(ctx, sqlRecordDead, o.EventID, o.Destination, msg, at)
+		default:
+			_, err = ex.ExecContext(ctx, sqlRecordFailed, o.EventID, o.Destination, o.NextAttempt.UnixMilli(), msg, at)
+		}
+		if err != nil {
+			return fmt.Errorf("record delivery of %s to %s: %w", o.EventID, o.Destination, err)
+		}
+	}
+	return nil
 }
 
 // Counts implements Deliveries.
