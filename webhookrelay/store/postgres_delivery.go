@@ -30,11 +30,12 @@ const (
 )
 
 // claimDue is Due on PostgreSQL. It claims the rows it returns for the claim lease, so that no two
-// replicas attempt a row at once (Record releases the claim, Renew extends it); and it holds the destination's limits
-// across replicas (q.Shared): the attempts claimed and not recorded, by any replica, stay within
-// MaxInFlight, and claims draw on one token bucket per destination kept in the database. The claims
-// of a destination are serialized and each takes the lowest due seqs, so replicas start attempts in
-// the order one replica would.
+// replicas attempt a row at once (Record releases the claim, Renew extends it); and it holds the
+// destination's limits across replicas (q.Shared): the attempts claimed and not recorded, by any
+// replica, stay within MaxInFlight, and claims draw on one token bucket per destination kept in the
+// database. The claims of a destination are serialized and each takes the lowest due seqs, so
+// replicas start attempts in the order one replica would. Claims commit on the bookkeeping pool
+// (without waiting for the flush): a claim lost with the database is a row claimed again.
 func (s *DB) claimDue(ctx context.Context, q DueQuery) ([]Delivery, time.Duration, error) {
 	var (
 		out  []Delivery
