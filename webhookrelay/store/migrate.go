@@ -44,6 +44,13 @@ func migrations(pg bool) [][]string {
 	// them without stepping over the delivered rows, which PostgreSQL's planner did on
 	// outbox_destination_seq (bench-relay: 6 ms per claim at 11,000 delivered rows, 0.06 ms with it).
 	v5 := []string{`CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, seq) WHERE state = 'pending'`}
+	if pg {
+		// The outbox is a queue: every row is updated twice (claimed, then delivered), and the dead
+		// versions and index entries they leave are what a claim walks until vacuum removes them; the
+		// planner's statistics go stale as fast. Vacuum and analyze it after 2 % of its rows changed, not
+		// PostgreSQL's default 20 % and 10 %. (Storage settings: no schema difference with SQLite.)
+		v5 = append(v5, `ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`)
+	}
 	return [][]string{v1, v2, v3, v4, v5}
 }
 
