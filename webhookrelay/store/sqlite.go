@@ -31,8 +31,8 @@ type SQLiteOptions struct {
 //     writes waiting at that moment in one transaction (group commit), so N concurrent Puts cost one
 //     fsync, not N; reads run on their own connections beside the writer (WAL readers do not block it);
 //   - PostgreSQL (OpenPostgres), for several relay replicas: each write its own transaction
-//     (PostgreSQL groups the commits' WAL flushes itself), events numbered by their transaction ids, a
-//     destination's rows numbered under an advisory lock per destination.
+//     (PostgreSQL groups the commits' WAL flushes itself), events and their outbox rows numbered by the
+//     storing transaction's id (no writer waits for another's number).
 type DB struct {
 	write *sql.DB // SQLite: one connection (one writer; the batching goroutine and Prune share it)
 	read  *sql.DB
@@ -267,20 +267,15 @@ func insert(ctx context.Context, tx *writeTx, ev Event, destinations []string) (
 	if err := insertOutbox(ctx, tx, ev.ID, destinations, ev.ReceivedAt); err != nil {
 		return 0, fmt.Errorf("put %s: %w", ev.ID, err)
 	}
-	if err := notifyStored(ctx, tx); err != nil {
-		return 0, fmt.Errorf("put %s: %w", ev.ID, err)
-	}
+	tx.markStored()
 	return Stored, nil
 }
 
-// notifyStored marks that the transaction stored an event or made rows due, so that the other
+// markStored marks that the transaction stored an event or made rows due, so that the other
 // PostgreSQL replicas are told after it commits (transact). Not inside the transaction: a NOTIFY
 // holds PostgreSQL's cluster-wide notification lock from before the commit until after its WAL
 // flush, which serialized every replica's commits (bench-relay: one flush per event, intake halved).
-func notifyStored(_ context.Context, tx *writeTx) error {
-	tx.notify = true
-	return nil
-}
+func (tx *writeTx) markStored() { tx.notify = true }
 
 // insertOutbox adds the event's rows: pending and due at once, or held for Held.
 func insertOutbox(ctx context.Context, tx *writeTx, eventID string, destinations []string, at time.Time) error {

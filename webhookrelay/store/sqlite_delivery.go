@@ -200,7 +200,8 @@ func (s *DB) Reroute(ctx context.Context, eventID string, destinations []string,
 		if err := insertOutbox(ctx, tx, eventID, destinations, now); err != nil {
 			return fmt.Errorf("reroute %s: %w", eventID, err)
 		}
-		return notifyStored(ctx, tx)
+		tx.markStored()
+		return nil
 	})
 }
 
@@ -239,7 +240,8 @@ func (s *DB) Replay(ctx context.Context, req ReplayRequest) (ReplayResult, error
 		if _, err := tx.ExecContext(ctx, sqlReplayRecord, req.ID, req.Destination, result.Matched, result.Requeued, at); err != nil {
 			return fmt.Errorf("replay %s: record: %w", req.ID, err)
 		}
-		return notifyStored(ctx, tx)
+		tx.markStored()
+		return nil
 	})
 	return result, err
 }

@@ -185,7 +185,7 @@ func printReport(r results, o options) {
 		if p.Put != nil {
 			what := "group-commit wait + commit + fdatasync"
 			if p.Engine == enginePostgres {
-				what = "a transaction: insert, the destinations' advisory locks, outbox rows, commit with its WAL flush"
+				what = "a transaction: insert, outbox rows, commit with its WAL flush"
 			}
 			fmt.Printf("  %s's store.Put inside the server (%s): %s Puts, p50 %s, p99 %s, p99.9 %s, max %s\n",
 				p.Name, what, thousands(p.Put.Count), ms(p.Put.P50), ms(p.Put.P99), ms(p.Put.P999), ms(p.Put.Max))
