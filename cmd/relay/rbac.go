@@ -20,6 +20,9 @@
 //   - StripeEventSinks/status (get, update, patch): the relay reports delivery counts, lag and errors.
 //   - StripeEventReplays (get, list, watch): the replay requests people create, carried out once.
 //   - StripeEventReplays/status (get, update, patch): the relay reports what a replay requeued.
+//   - StripeMirrors (get, list, watch): the mirrors the relay keeps, and their database URL Secret (get).
+//   - StripeMirrors/status (get, update, patch): the relay reports the mirror's cursor, lag, rows,
+//     backfill and revalidation.
 //   - events.k8s.io events (create, patch): the relay records a Kubernetes event when a replay completes.
 //
 // Leases (in the relay's namespace): with --leader-elect (several replicas on PostgreSQL), the
@@ -33,6 +36,8 @@
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventsinks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays,verbs=get;list;watch
 // +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripeeventreplays/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripemirrors,verbs=get;list;watch
+// +kubebuilder:rbac:groups=payments.cloudip.io,resources=stripemirrors/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=stripe-operator-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
