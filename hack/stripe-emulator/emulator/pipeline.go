@@ -20,17 +20,36 @@ const (
 	maxBodyBytes  = 1 << 20
 )
 
-// statusWriter remembers the status written, for stats and logs.
+// statusWriter remembers the status written, for stats and logs, and
+// stamps the response's Date header from the emulator clock when the
+// header is written.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// now is the emulator clock. Stripe's Date header is Stripe's time, and
+	// clients read it as Stripe's clock (e.g. to bound a `created` filter), so
+	// it follows the emulator clock (SetClock, AdvanceClock, a FakeClock)
+	// rather than net/http's wall-clock default.
+	now func() time.Time
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.now != nil {
+			// RFC 1123 in GMT (http.TimeFormat), as RFC 9110 requires.
+			w.Header().Set("Date", w.now().UTC().Format(http.TimeFormat))
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends the header first (with its Date) if nothing was written yet.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -38,7 +57,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ServeHTTP serves the Stripe API and, under /_emulator/, the control API.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, controlPrefix) {
-		e.serveControl(w, r)
+		e.serveControl(&statusWriter{ResponseWriter: w, now: e.clock.Now}, r)
 		return
 	}
 	start := time.Now()
@@ -50,7 +69,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint := r.Method + " " + pattern
 	e.stats.update(func(s *Stats) { s.Requests[endpoint]++ })
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, now: e.clock.Now}
 	e.serveAPI(sw, r, reqID, route, pattern, pathParams)
 	if sw.status != 0 {
 		e.stats.response(sw.status)

@@ -4,8 +4,15 @@ import "net/http"
 
 // Refunds of card charges succeed at once: each creates a refund balance
 // transaction (the amount leaves the balance; Stripe keeps its fee), updates
-// the charge (amount_refunded, refunded, refunds) and emits refund.created
-// and charge.refunded.
+// the charge (amount_refunded, refunded, refunds) and emits charge.refunded.
+//
+// Events as of API version 2023-10-16: a refund of a charge emits no
+// refund.created, and an update of one emits charge.refund.updated, not
+// refund.updated. Stripe's changelog for 2024-10-28.acacia ("Adds created,
+// updated, and failed events for all refund types") says of refund.created,
+// refund.updated and refund.failed: "Previously, these events were only sent
+// for refunds without a corresponding charge" — and the emulator only has
+// refunds of charges.
 
 func registerRefunds(e *Emulator) {
 	e.AddResource(&Resource{
@@ -83,8 +90,15 @@ func registerRefunds(e *Emulator) {
 			return nil, merr
 		}
 		re["metadata"] = md
-		if _, err := c.Save(old, re); err != nil {
-			return nil, err
+		// A refund of a charge: charge.refund.updated (see the top of
+		// this file); nothing when nothing changed.
+		if prev := Diff(old, re); len(prev) > 0 {
+			if err := c.Update("refund", re); err != nil {
+				return nil, err
+			}
+			if err := c.Emit("charge.refund.updated", re, prev); err != nil {
+				return nil, err
+			}
 		}
 		return c.Render(re)
 	})
@@ -158,7 +172,9 @@ func createRefund(c *Call, chargeID, param string) (any, error) {
 	} {
 		re[k] = v
 	}
-	if err := c.Create(re); err != nil {
+	// Stored without refund.created (2023-10-16 sends it only for refunds
+	// without a charge); charge.refunded below carries the change.
+	if err := c.Insert("refund", re); err != nil {
 		return nil, err
 	}
 	ch := old.Clone()

@@ -7,7 +7,8 @@ import (
 )
 
 // Store holds every Stripe object: one scope per account, one collection per
-// object kind, in insertion order (Stripe lists newest first). It is guarded
+// object kind, ordered by `created` then insertion (Stripe lists newest
+// first). It is guarded
 // by one RWMutex: handlers are short and in memory, so serialising writes
 // costs nothing measurable and makes every multi-object rule (moving a
 // lookup key between prices) atomic without per-object locks.
@@ -25,8 +26,10 @@ type scope struct {
 }
 
 type collection struct {
-	byID  map[string]*entry
-	order []*entry // insertion order; removed entries are compacted lazily
+	byID map[string]*entry
+	// order is oldest first: by `created`, then by insertion (see
+	// insertOrdered); removed entries are compacted lazily.
+	order []*entry
 	dead  int
 }
 
@@ -189,7 +192,7 @@ func (tx *Tx) InsertIn(account, kind string, obj Object) error {
 	e.versions = []version{{at: tx.now, obj: e.obj}}
 	prevEntry := c.byID[id]
 	c.byID[id] = e
-	c.order = append(c.order, e)
+	c.insertOrdered(e)
 	tx.undo = append(tx.undo, func() {
 		e.removed = true
 		c.dead++
@@ -305,7 +308,44 @@ func (tx *Tx) ScanIndexed(kind string, cutoff time.Time, fn func(indexed, curren
 	}
 }
 
-// compact drops removed entries from the insertion order. It runs under the
+// createdOf returns an object's `created` timestamp, if it has one.
+func createdOf(o Object) (int64, bool) {
+	switch v := o["created"].(type) {
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case float64:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// insertOrdered adds e to the order, keeping it sorted by `created` (Stripe
+// lists "in reverse chronological order", by creation date) and, among
+// objects created in the same second, by insertion, so the later one is
+// listed first (Stripe documents no tie order; insertion keeps pages
+// stable). Usually e is the newest and is appended; an object created
+// earlier than ones already stored — the emulator clock was set back, or a
+// request took its timestamp before a concurrent one committed — goes where
+// its `created` belongs. Objects without `created` are appended.
+func (c *collection) insertOrdered(e *entry) {
+	i := len(c.order)
+	if t, ok := createdOf(e.obj); ok {
+		for i > 0 {
+			if pt, ok := createdOf(c.order[i-1].obj); ok && pt > t {
+				i--
+				continue
+			}
+			break
+		}
+	}
+	c.order = append(c.order, nil)
+	copy(c.order[i+1:], c.order[i:])
+	c.order[i] = e
+}
+
+// compact drops removed entries from the order. It runs under the
 // write lock, so no reader holds the slice.
 func (c *collection) compact() {
 	live := c.order[:0:0]
