@@ -36,6 +36,7 @@ func TestServiceAccountIdentities(t *testing.T) {
 		{"the manager reads Secrets of the install namespace", ManagerServiceAccount, &corev1.SecretList{}, InstallNamespace, true},
 		{"the manager may not list pods", ManagerServiceAccount, &corev1.PodList{}, "default", false},
 		{"the relay lists sinks", RelayServiceAccount, &paymentsv1alpha1.StripeEventSinkList{}, "", true},
+		{"the relay lists mirrors", RelayServiceAccount, &paymentsv1alpha1.StripeMirrorList{}, "", true},
 		{"the relay may not list config maps", RelayServiceAccount, &corev1.ConfigMapList{}, "default", false},
 	}
 	for _, tc := range cases {
@@ -57,7 +58,7 @@ func TestServiceAccountIdentities(t *testing.T) {
 
 // TestUserRolesAggregate pins the install's roles for people: bound to Kubernetes' own edit, view or
 // admin ClusterRole in a namespace, a user gets the payments kinds through aggregation (edit: change
-// tenants; view: read them; replays: admin only). envtest runs no controller manager, so the test
+// tenants; view: read them, mirrors included; replays and mirrors: admin only). envtest runs no controller manager, so the test
 // does what its ClusterRole aggregation controller does: each aggregated role's rules become the union
 // of the rules of the ClusterRoles its selectors match.
 func TestUserRolesAggregate(t *testing.T) {
@@ -88,6 +89,8 @@ func TestUserRolesAggregate(t *testing.T) {
 	tenant := map[string]any{"connectionRef": map[string]any{"name": "stripe"}, "dataResidency": "us",
 		"account": map[string]any{"type": "express", "country": "US", "email": "a@example.com", "businessType": "company"}}
 	replay := map[string]any{"sinkRef": map[string]any{"name": "gl"}, "eventIDs": []any{"evt_1"}}
+	mirror := map[string]any{"connectionRef": map[string]any{"name": "stripe"}, "region": "us",
+		"database": map[string]any{"urlSecretRef": map[string]any{"name": "mirror-db", "key": "url"}, "schema": "stripe_us"}}
 	cases := []struct {
 		user    string
 		kind    string
@@ -98,6 +101,9 @@ func TestUserRolesAggregate(t *testing.T) {
 		{"view-user", "StripeTenant", tenant, false},
 		{"admin-user", "StripeEventReplay", replay, true},
 		{"edit-user", "StripeEventReplay", replay, false},
+		{"admin-user", "StripeMirror", mirror, true},
+		{"edit-user", "StripeMirror", mirror, false},
+		{"view-user", "StripeMirror", mirror, false},
 	}
 	for _, tc := range cases {
 		obj := object(tc.kind, tc.spec)
@@ -118,6 +124,9 @@ func TestUserRolesAggregate(t *testing.T) {
 			if err := c.List(ctx, &paymentsv1alpha1.StripeTenantList{}, client.InNamespace(ns)); err != nil {
 				t.Fatalf("%s cannot list tenants: %v", tc.user, err)
 			}
+			if err := c.List(ctx, &paymentsv1alpha1.StripeMirrorList{}, client.InNamespace(ns)); err != nil {
+				t.Fatalf("%s cannot list mirrors: %v", tc.user, err)
+			}
 		})
 	}
 }
@@ -126,11 +135,13 @@ func TestUserRolesAggregate(t *testing.T) {
 func aggregateClusterRoles(t *testing.T, e *Env, names ...string) {
 	t.Helper()
 	ctx := context.Background()
-	var all rbacv1.ClusterRoleList
-	if err := e.Client.List(ctx, &all); err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range names {
+		// Listed again for each role: a role aggregated before (view) is aggregated into the next
+		// (edit) with its aggregated rules, as the controller converges to.
+		var all rbacv1.ClusterRoleList
+		if err := e.Client.List(ctx, &all); err != nil {
+			t.Fatal(err)
+		}
 		var role rbacv1.ClusterRole
 		if err := e.Client.Get(ctx, client.ObjectKey{Name: name}, &role); err != nil {
 			t.Fatal(err)

@@ -81,7 +81,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatalf("upgraded release: version %d, %s", rel.Version, rel.Info.Status)
 	}
 	bases := decode(t, readCRDBases(t))
-	if len(bases) != 6 {
+	if len(bases) != 7 {
 		t.Fatalf("%d CRDs in config/crd/bases", len(bases))
 	}
 	for _, base := range bases {

@@ -234,7 +234,7 @@ func checkRendered(t *testing.T, set, ns string, objs []*unstructured.Unstructur
 	manager := container(t, find(t, objs, "Deployment", "stripe-operator-controller-manager"), "manager")
 	switch set {
 	case "defaults", "ingress":
-		wantEqual(t, "CRDs (all kept)", [2]int{crds, crdsKept}, [2]int{6, 6})
+		wantEqual(t, "CRDs (all kept)", [2]int{crds, crdsKept}, [2]int{7, 7})
 		wantEqual(t, "manager image", manager["image"], "ghcr.io/cloudip/stripe-operator-manager:v0.1.0")
 		wantEqual(t, "relay image", relay()["image"], "ghcr.io/cloudip/stripe-operator-relay:v0.1.0")
 		find(t, objs, "PersistentVolumeClaim", "stripe-operator-relay-data")
@@ -270,7 +270,7 @@ func checkRendered(t *testing.T, set, ns string, objs []*unstructured.Unstructur
 		}})
 		wantEqual(t, "manager replicas", nested(t, find(t, objs, "Deployment", "stripe-operator-controller-manager"), "spec", "replicas"), int64(2))
 	case "everything":
-		wantEqual(t, "CRDs (none kept)", [2]int{crds, crdsKept}, [2]int{6, 0})
+		wantEqual(t, "CRDs (none kept)", [2]int{crds, crdsKept}, [2]int{7, 0})
 		wantEqual(t, "manager image", manager["image"], "registry.example.com/manager@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 		wantEqual(t, "relay image", relay()["image"], "ghcr.io/cloudip/stripe-operator-relay:v9.9.9")
 		wantEqual(t, "manager args", manager["args"], []any{

@@ -37,6 +37,7 @@ func TestCRDsInstall(t *testing.T) {
 		"stripewebhookendpoints.payments.cloudip.io": {"StripeWebhookEndpoint", apiextensionsv1.NamespaceScoped, []string{"Ready", "Synced", "Endpoint", "URL", "Age"}},
 		"stripeeventsinks.payments.cloudip.io":       {"StripeEventSink", apiextensionsv1.NamespaceScoped, []string{"Ready", "Region", "Format", "Pending", "Dead", "Age", "Delivered", "Reason", "URL"}},
 		"stripeeventreplays.payments.cloudip.io":     {"StripeEventReplay", apiextensionsv1.NamespaceScoped, []string{"Sink", "Selection", "Phase", "Requeued", "Age"}},
+		"stripemirrors.payments.cloudip.io":          {"StripeMirror", apiextensionsv1.NamespaceScoped, []string{"Ready", "Backfilled", "Region", "Schema", "Rows", "Lag", "Age", "Reason"}},
 	}
 	for name, w := range want {
 		t.Run(w.kind, func(t *testing.T) {

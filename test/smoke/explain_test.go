@@ -65,6 +65,16 @@ func TestExplain(t *testing.T) {
 		{"stripeeventsinks.status", []string{"written by the webhook relay, not the operator"}},
 		{"stripeeventreplays.spec", []string{"Immutable", "one-time request"}},
 		{"stripeeventreplays.spec.selection", []string{"DeadLettered", "delivered or not"}},
+		{"stripemirrors.spec.connectionRef", []string{"Immutable", "whose dataResidency is this mirror's region"}},
+		{"stripemirrors.spec.region", []string{"Immutable", "never holds two regions' rows"}},
+		{"stripemirrors.spec.database.schema", []string{"the relay creates it", "Immutable"}},
+		{"stripemirrors.spec.database.urlSecretRef", []string{"PostgreSQL connection URL", "CREATE on the database"}},
+		{"stripemirrors.spec.objectTypes", []string{"Empty means all of them"}},
+		{"stripemirrors.spec.revalidation.interval", []string{"1m to 168h"}},
+		{"stripemirrors.spec.revalidation.sampleSize", []string{"0 turns revalidation off"}},
+		{"stripemirrors.status", []string{"written by the webhook relay"}},
+		{"stripemirrors.status.appliedSeq", []string{"the mirror's cursor"}},
+		{"stripemirrors.status.lagSeconds", []string{"0: caught up"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

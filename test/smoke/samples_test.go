@@ -33,8 +33,8 @@ func TestSamplesApply(t *testing.T) {
 	}
 	dir := filepath.Join(env.RepoRoot, "config", "samples")
 	files, err := filepath.Glob(filepath.Join(dir, "payments_v1alpha1_*.yaml"))
-	if err != nil || len(files) != 6 {
-		t.Fatalf("want one sample per kind (6), got %v (%v)", files, err)
+	if err != nil || len(files) != 7 {
+		t.Fatalf("want one sample per kind (7), got %v (%v)", files, err)
 	}
 	kustomization, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
@@ -72,6 +72,9 @@ func TestSamplesApply(t *testing.T) {
 			// The sample sets no delivery: the API server fills in the whole block.
 			{"stripeeventsink/general-ledger-eu", "{.spec.delivery.maxInFlight}/{.spec.delivery.requestsPerSecond}/{.spec.delivery.retryHorizon}/{.spec.delivery.timeout}", "4/50/72h/10s"},
 			{"stripeeventreplay/general-ledger-eu-2026-03-01", "{.spec.selection}", "DeadLettered"},
+			// The sample sets no revalidation nor objectTypes: the API server fills in the block (every
+			// type is kept: objectTypes stays empty).
+			{"stripemirror/stripe-test-eu", "{.spec.revalidation.interval}/{.spec.revalidation.sampleSize}/{.spec.objectTypes}", "1h/100/"},
 			{"stripeconnection/stripe-test", "{.spec.secretRef.key}/{.spec.mode}", "apiKey/test"},
 		} {
 			out, err := env.Kubectl("get", "-n", ns, c.resource, "-o", "jsonpath="+c.jsonpath)
@@ -88,7 +91,7 @@ func TestSamplesApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range []string{"billingplan.payments.cloudip.io/cloudip-platform", "stripetenant.payments.cloudip.io/acme", "CHARGES", "PAYOUTS", "MODE", "REGION"} {
+		for _, w := range []string{"billingplan.payments.cloudip.io/cloudip-platform", "stripetenant.payments.cloudip.io/acme", "stripemirror.payments.cloudip.io/stripe-test-eu", "CHARGES", "PAYOUTS", "MODE", "REGION", "SCHEMA"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("kubectl get stripe lacks %q:\n%s", w, out)
 			}

@@ -16,7 +16,8 @@ limitations under the License.
 
 package smoke
 
-// otherCases pin the rules of StripeTenant, StripeWebhookEndpoint, StripeEventSink and StripeConnection.
+// otherCases pin the rules of StripeTenant, StripeWebhookEndpoint, StripeEventSink, StripeEventReplay
+// and StripeConnection (StripeMirror's are in mirrorCases).
 func otherCases() []invalidCase {
 	return []invalidCase{
 		// StripeTenant.

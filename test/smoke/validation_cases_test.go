@@ -76,7 +76,7 @@ func connectionSpec(fields string) string { return "{" + connBase + ", " + field
 // validationCases is the table of TestInvalidManifestsRefused: one row per admission rule of the API
 // (plus a few rows that must be accepted, so that no rule refuses too much).
 func validationCases() []invalidCase {
-	return append(planCases(), otherCases()...)
+	return append(append(planCases(), otherCases()...), mirrorCases()...)
 }
 
 // planCases pin the BillingPlan rules.
