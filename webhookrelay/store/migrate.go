@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
-	"time"
+
+	"github.com/cloudip/stripe-operator/internal/sqlmigrate"
 )
 
 // payloadType is replaced by each engine's type for the payload column (see schemaV1).
@@ -61,51 +61,9 @@ const migrationLock = 7_261_503_771
 // migrate applies the versions not yet recorded, each in one transaction with its record. On
 // PostgreSQL it holds migrationLock on one connection throughout.
 func migrate(ctx context.Context, db *sql.DB, pg bool) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	defer func() { _ = conn.Close() }()
+	plan := sqlmigrate.Plan{Table: "schema_migrations", Versions: migrations(pg), Who: "relay"}
 	if pg {
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
-			return fmt.Errorf("schema: lock: %w", err)
-		}
-		defer func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
-		}()
+		plan.AdvisoryLock = migrationLock
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version    BIGINT NOT NULL PRIMARY KEY,
-	applied_at BIGINT NOT NULL
-)`); err != nil {
-		return fmt.Errorf("schema: migrations table: %w", err)
-	}
-	var current int64
-	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("schema: version: %w", err)
-	}
-	versions := migrations(pg)
-	if current > int64(len(versions)) {
-		return fmt.Errorf("schema: the database is at version %d, this relay knows %d: run a newer relay", current, len(versions))
-	}
-	for i := current; i < int64(len(versions)); i++ {
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("schema: version %d: %w", i+1, err)
-		}
-		for _, ddl := range versions[i] {
-			if _, err := tx.ExecContext(ctx, ddl); err != nil {
-				_ = tx.Rollback()
-				return fmt.Errorf("schema: version %d: %w", i+1, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, i+1, time.Now().Unix()); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("schema: record version %d: %w", i+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("schema: version %d: %w", i+1, err)
-		}
-	}
-	return nil
+	return sqlmigrate.Apply(ctx, db, plan)
 }

@@ -1,0 +1,134 @@
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+	"github.com/cloudip/stripe-operator/webhookrelay/store"
+)
+
+// Reasons an event is not applied (the skipped metric's label).
+const (
+	skipOtherConnection = "other_connection"
+	skipOtherRegion     = "other_region"
+	skipUndecidable     = "undecidable"
+	skipTypeNotKept     = "type_not_kept"
+)
+
+// eventJSON is the part of a Stripe event the mirror reads.
+type eventJSON struct {
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+	Data    struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// objectJSON is the part of an object the mirror reads.
+type objectJSON struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// Follow applies up to BatchSize events stored after the mirror's cursor, and moves the cursor past
+// them in the same transaction: an event is applied once, and a crash applies it again at most (a
+// duplicate, which changes nothing). It returns how many events it read.
+func (m *Mirror) Follow(ctx context.Context) (int, error) {
+	var read int
+	err := m.inTx(ctx, func(tx *sql.Tx) error {
+		var cursor int64
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM `+m.schema+`.mirror_cursor FOR UPDATE`).Scan(&cursor); err != nil {
+			return fmt.Errorf("mirror %s: cursor: %w", m.cfg.Name, err)
+		}
+		events, err := m.cfg.Events.Since(ctx, cursor, m.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("mirror %s: events since %d: %w", m.cfg.Name, cursor, err)
+		}
+		read = len(events)
+		if read == 0 {
+			return nil
+		}
+		owners := map[[2]string]ownerOrSkip{}
+		for _, ev := range events {
+			if err := m.apply(ctx, tx, ev, owners); err != nil {
+				return err
+			}
+		}
+		last := events[len(events)-1].Seq
+		if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+`.mirror_cursor SET seq = $1, applied_at = now()`, last); err != nil {
+			return fmt.Errorf("mirror %s: move cursor: %w", m.cfg.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return read, nil
+}
+
+type ownerOrSkip struct {
+	owner owner
+	skip  string
+}
+
+// apply writes one event's object, if it is this mirror's.
+func (m *Mirror) apply(ctx context.Context, tx *sql.Tx, ev store.Event, owners map[[2]string]ownerOrSkip) error {
+	key := [2]string{ev.Endpoint, ev.Account}
+	who, ok := owners[key]
+	if !ok {
+		who = m.ownerOf(ctx, ev)
+		owners[key] = who
+	}
+	if who.skip != "" {
+		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, who.skip).Inc()
+		return nil
+	}
+	var e eventJSON
+	var obj objectJSON
+	if err := json.Unmarshal(ev.Payload, &e); err != nil || json.Unmarshal(e.Data.Object, &obj) != nil || obj.ID == "" {
+		// The intake verified and parsed it; an object without an id (balance.available) is not kept.
+		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, skipTypeNotKept).Inc()
+		return nil
+	}
+	t, known := m.types[v1alpha1.MirrorObjectType(obj.Object)]
+	if !known || !m.kept[t.name] {
+		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, skipTypeNotKept).Inc()
+		return nil
+	}
+	s := state{owner: who.owner, id: obj.ID, data: e.Data.Object, at: time.Unix(e.Created, 0), eventID: ev.ID,
+		deleted: obj.Deleted || (t.deletable && e.Type == obj.Object+".deleted")}
+	out, err := t.write(ctx, tx, m.schema, s)
+	if err != nil {
+		return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, ev.ID, err)
+	}
+	m.cfg.Metrics.observe(m.cfg.Name, "event", out)
+	if e.Type == "charge.refunded" && m.kept[v1alpha1.MirrorRefund] {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+m.schema+`.mirror_work (kind, id, account, tenant) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING`, workRefundsOfCharge, obj.ID, who.owner.account, who.owner.tenant); err != nil {
+			return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, ev.ID, err)
+		}
+	}
+	return nil
+}
+
+// ownerOf decides whether an event is this mirror's, and whose.
+func (m *Mirror) ownerOf(ctx context.Context, ev store.Event) ownerOrSkip {
+	who, err := m.cfg.Sources.OwnerOf(ctx, ev.Endpoint, ev.Account)
+	switch {
+	case err != nil:
+		// Residency first: an event that cannot be placed reaches no mirror. If its tenant appears
+		// later, the tenant's backfill reads its objects' current state.
+		m.cfg.Log.V(1).Info("event not mirrored: owner undecidable", "event", ev.ID, "account", ev.Account, "reason", err.Error())
+		return ownerOrSkip{skip: skipUndecidable}
+	case who.Connection != m.cfg.Connection:
+		return ownerOrSkip{skip: skipOtherConnection}
+	case who.Region != m.cfg.Region:
+		return ownerOrSkip{skip: skipOtherRegion}
+	}
+	return ownerOrSkip{owner: owner{tenant: who.Tenant, region: who.Region, account: who.Account}}
+}

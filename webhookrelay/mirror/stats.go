@@ -1,0 +1,91 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cloudip/stripe-operator/api/v1alpha1"
+)
+
+func timeNow() time.Time { return time.Now() }
+
+// Snapshot is what the mirror's status reports.
+type Snapshot struct {
+	Health
+	AppliedSeq    int64
+	LastAppliedAt time.Time
+	// Lag is the age of the oldest stored event not applied yet (0 when caught up).
+	Lag    time.Duration
+	Tables map[v1alpha1.MirrorObjectType]int64
+	Rows   int64
+	// Backfill, over the mirror's current accounts.
+	Accounts, AccountsComplete int32
+	Listings, ListingsTotal    int32
+	Pages, BackfillRows        int64
+	BackfillCompletedAt        time.Time
+}
+
+// Snapshot reads the mirror's figures from its schema and the store.
+func (m *Mirror) Snapshot(ctx context.Context) (Snapshot, error) {
+	s := Snapshot{Health: m.Health()}
+	var applied *time.Time
+	if err := m.cfg.DB.QueryRowContext(ctx, `SELECT seq, applied_at FROM `+m.schema+`.mirror_cursor`).Scan(&s.AppliedSeq, &applied); err != nil {
+		return s, fmt.Errorf("mirror %s: cursor: %w", m.cfg.Name, err)
+	}
+	if applied != nil {
+		s.LastAppliedAt = *applied
+	}
+	next, err := m.cfg.Events.Since(ctx, s.AppliedSeq, 1)
+	if err != nil {
+		return s, fmt.Errorf("mirror %s: events: %w", m.cfg.Name, err)
+	}
+	if len(next) == 1 {
+		s.Lag = max(0, time.Since(next[0].ReceivedAt))
+	}
+	m.cfg.Metrics.lag.WithLabelValues(m.cfg.Name).Set(s.Lag.Seconds())
+	if s.Tables, s.Rows, err = m.tableRows(ctx); err != nil {
+		return s, err
+	}
+	accounts, err := m.cfg.Sources.Accounts(ctx)
+	if err != nil {
+		return s, fmt.Errorf("mirror %s: accounts: %w", m.cfg.Name, err)
+	}
+	ids := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		ids = append(ids, a.ID)
+	}
+	var completed *time.Time
+	err = m.cfg.DB.QueryRowContext(ctx, `SELECT count(DISTINCT account), count(*) FILTER (WHERE complete), count(*),
+	COALESCE(sum(pages), 0), COALESCE(sum(rows), 0), max(updated_at) FILTER (WHERE complete)
+FROM `+m.schema+`.mirror_backfill WHERE account = ANY($1)`, ids).Scan(&s.Accounts, &s.Listings, &s.ListingsTotal, &s.Pages, &s.BackfillRows, &completed)
+	if err != nil {
+		return s, fmt.Errorf("mirror %s: backfill: %w", m.cfg.Name, err)
+	}
+	if err := m.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT account FROM `+m.schema+`.mirror_backfill
+WHERE account = ANY($1) GROUP BY account HAVING bool_and(complete)) c`, ids).Scan(&s.AccountsComplete); err != nil {
+		return s, fmt.Errorf("mirror %s: backfill: %w", m.cfg.Name, err)
+	}
+	// Accounts with no listing recorded yet (a tenant just seen) count as not complete.
+	s.Accounts = int32(len(accounts))
+	s.ListingsTotal = int32(len(accounts) * len(m.cfg.Types))
+	if completed != nil && s.Listings == s.ListingsTotal {
+		s.BackfillCompletedAt = *completed
+	}
+	return s, nil
+}
+
+// tableRows counts each kept table's rows.
+func (m *Mirror) tableRows(ctx context.Context) (map[v1alpha1.MirrorObjectType]int64, int64, error) {
+	out := map[v1alpha1.MirrorObjectType]int64{}
+	var total int64
+	for _, name := range m.cfg.Types {
+		var n int64
+		if err := m.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM `+m.schema+"."+m.types[name].table).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("mirror %s: count %s: %w", m.cfg.Name, name, err)
+		}
+		out[name] = n
+		total += n
+	}
+	return out, total, nil
+}
