@@ -31,7 +31,7 @@ type Managed interface {
 	runtime.Object
 
 	// GetManagedSpec returns the embedded ManagedSpec, or nil for a StripeConnection (which has no
-	// connectionRef and no deletion policy).
+	// connectionRef and no deletion policy) and a StripeMirror (which owns no Stripe object).
 	GetManagedSpec() *ManagedSpec
 	// GetManagedStatus returns a pointer to the embedded ManagedStatus; writes through it change the
 	// object.

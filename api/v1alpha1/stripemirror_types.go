@@ -279,6 +279,10 @@ type StripeMirror struct {
 	Status StripeMirrorStatus `json:"status,omitempty"`
 }
 
+// GetManagedSpec returns nil: a mirror owns no Stripe object (nothing to delete or orphan), and its
+// connectionRef is required, in its own spec.
+func (m *StripeMirror) GetManagedSpec() *ManagedSpec { return nil }
+
 // GetManagedStatus returns the embedded ManagedStatus.
 func (m *StripeMirror) GetManagedStatus() *ManagedStatus { return &m.Status.ManagedStatus }
 

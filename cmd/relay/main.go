@@ -38,6 +38,7 @@ import (
 	"github.com/cloudip/stripe-operator/webhookrelay/feed"
 	"github.com/cloudip/stripe-operator/webhookrelay/intake"
 	"github.com/cloudip/stripe-operator/webhookrelay/kube"
+	"github.com/cloudip/stripe-operator/webhookrelay/mirror"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
 
 	// Mozilla's root CAs, used only where the system has none: the image has no base (scratch).
@@ -146,8 +147,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	mirrorMetrics, err := mirror.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	mirrors := &kube.Mirrors{Kube: mgr.GetClient(), API: mgr.GetAPIReader(), Router: router, Stripe: resolver, Events: db,
+		Metrics: mirrorMetrics, Log: log.WithName("mirror")}
 	signal := &feed.Signal{}
-	stored := func() { signal.Notify(); deliverer.Wake() }
+	stored := func() { signal.Notify(); deliverer.Wake(); mirrors.Wake() }
 	handler, err := intake.New(intake.Options{
 		Store: db, Secrets: kube.NewSecrets(mgr.GetClient()), Registry: registry, Destinations: router.Destinations,
 		MaxBody: f.maxBody, Tolerance: f.tolerance, Stored: stored, Log: log.WithName("intake"),
@@ -200,6 +207,7 @@ func run() error {
 		leaderOnly{&kube.Reroute{Router: router, Store: db, Wake: deliverer.Wake}},
 		leaderOnly{&kube.SinkStatus{Kube: mgr.GetClient(), Store: db, Deliverer: deliverer, Sinks: sinks, Log: log.WithName("sink-status")}},
 		leaderOnly{pruner(db, log)},
+		mirrors, // leader only
 	} {
 		if err := mgr.Add(r); err != nil {
 			return fmt.Errorf("add runnable: %w", err)

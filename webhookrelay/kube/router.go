@@ -16,6 +16,7 @@ import (
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
 	"github.com/cloudip/stripe-operator/webhookrelay/delivery"
 	"github.com/cloudip/stripe-operator/webhookrelay/intake"
+	"github.com/cloudip/stripe-operator/webhookrelay/mirror"
 	"github.com/cloudip/stripe-operator/webhookrelay/store"
 )
 
@@ -70,7 +71,8 @@ func (r *Router) EndpointDestinations(endpoint string, ev *stripeapi.Event) []st
 }
 
 func (r *Router) route(ctx context.Context, endpointKey, account, typ string) []string {
-	connection, region, err := r.regionOf(ctx, endpointKey, account)
+	who, err := r.OwnerOf(ctx, endpointKey, account)
+	connection, region := who.Connection, who.Region
 	if err != nil {
 		r.log.Info("event region undecidable, held", "endpoint", endpointKey, "account", account, "reason", err.Error())
 	}
@@ -85,34 +87,39 @@ func (r *Router) route(ctx context.Context, endpointKey, account, typ string) []
 	return delivery.Route(sinks, connection, region, typ)
 }
 
-// regionOf returns the endpoint's connection and the event's region ("" when undecidable).
-func (r *Router) regionOf(ctx context.Context, endpointKey, account string) (connection, region string, err error) {
+// OwnerOf says whose an event is (the mirrors' routing, mirror.Sources): the endpoint's connection,
+// and the tenant whose connected account it is about (with its dataResidency), or the platform (with
+// the connection's region and account). Connection is set whenever the endpoint is known, also when
+// the rest cannot be decided (the error says why).
+func (r *Router) OwnerOf(ctx context.Context, endpointKey, account string) (mirror.EventOwner, error) {
 	ns, name, _ := strings.Cut(endpointKey, "/")
 	var endpoint v1alpha1.StripeWebhookEndpoint
 	if err := r.kube.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &endpoint); err != nil {
-		return "", "", fmt.Errorf("endpoint %s: %w", endpointKey, err)
+		return mirror.EventOwner{}, fmt.Errorf("endpoint %s: %w", endpointKey, err)
 	}
 	if endpoint.Spec.ConnectionRef == nil {
-		return "", "", fmt.Errorf("endpoint %s names no connection", endpointKey)
+		return mirror.EventOwner{}, fmt.Errorf("endpoint %s names no connection", endpointKey)
 	}
-	connection = endpoint.Spec.ConnectionRef.Name
+	who := mirror.EventOwner{Connection: endpoint.Spec.ConnectionRef.Name, Account: account}
 	if account != "" {
 		var tenants v1alpha1.StripeTenantList
 		if err := r.kube.List(ctx, &tenants, client.MatchingFields{TenantAccountIndex: account}); err != nil {
-			return connection, "", fmt.Errorf("tenant of %s: %w", account, err)
+			return who, fmt.Errorf("tenant of %s: %w", account, err)
 		}
 		for _, t := range tenants.Items {
-			if t.Spec.ConnectionRef != nil && t.Spec.ConnectionRef.Name == connection {
-				return connection, string(t.Spec.DataResidency), nil
+			if t.Spec.ConnectionRef != nil && t.Spec.ConnectionRef.Name == who.Connection {
+				who.Tenant, who.Region = t.Namespace+"/"+t.Name, string(t.Spec.DataResidency)
+				return who, nil
 			}
 		}
-		return connection, "", fmt.Errorf("no StripeTenant of connection %s has account %s", connection, account)
+		return who, fmt.Errorf("no StripeTenant of connection %s has account %s", who.Connection, account)
 	}
 	var conn v1alpha1.StripeConnection
-	if err := r.kube.Get(ctx, types.NamespacedName{Name: connection}, &conn); err != nil {
-		return connection, "", fmt.Errorf("connection %s: %w", connection, err)
+	if err := r.kube.Get(ctx, types.NamespacedName{Name: who.Connection}, &conn); err != nil {
+		return who, fmt.Errorf("connection %s: %w", who.Connection, err)
 	}
-	return connection, string(conn.Spec.Region), nil
+	who.Region, who.Account = string(conn.Spec.Region), conn.Status.AccountID
+	return who, nil
 }
 
 // rerouteEvery is how often held events are routed again.
