@@ -172,21 +172,7 @@ func run() error {
 		return err
 	}
 
-	internal := http.NewServeMux()
-	internal.Handle(feed.Path, feedServer)
-	internal.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	internal.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	// Ready: the store takes a write (an intake that cannot store must not get Stripe's deliveries;
-	// on PostgreSQL the Service sends them to the other replicas meanwhile).
-	internal.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.CheckWritable(ctx, time.Now()); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	internal := internalMux(db, feedServer, registry)
 	// The servers are runnables after the cache: the intake answers only once it knows the endpoints
 	// (before that, every delivery would be a 404 that Stripe retries later).
 	if f.leaderElect && f.postgresDSNFile == "" {
@@ -303,4 +289,24 @@ func pruner(db store.Store, log logr.Logger) manager.Runnable {
 			}
 		}
 	})
+}
+
+// internalMux serves the internal port: the operator's feed, metrics and the probes.
+func internalMux(db *store.DB, feedServer http.Handler, registry *prometheus.Registry) *http.ServeMux {
+	internal := http.NewServeMux()
+	internal.Handle(feed.Path, feedServer)
+	internal.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	internal.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// Ready: the store takes a write (an intake that cannot store must not get Stripe's deliveries;
+	// on PostgreSQL the Service sends them to the other replicas meanwhile).
+	internal.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.CheckWritable(ctx, time.Now()); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return internal
 }

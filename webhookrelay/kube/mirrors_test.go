@@ -28,7 +28,7 @@ func TestMirrorSourcesResidency(t *testing.T) {
 	}
 	tenant := func(ns, name, connection string, region v1alpha1.Region, account string) *v1alpha1.StripeTenant {
 		return &v1alpha1.StripeTenant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: v1alpha1.StripeTenantSpec{ManagedSpec: v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: connection}}, DataResidency: region},
+			Spec:   v1alpha1.StripeTenantSpec{ManagedSpec: v1alpha1.ManagedSpec{ConnectionRef: &v1alpha1.ConnectionReference{Name: connection}}, DataResidency: region},
 			Status: v1alpha1.StripeTenantStatus{AccountID: account}}
 	}
 	endpoint := func(ns, name, connection string) *v1alpha1.StripeWebhookEndpoint {

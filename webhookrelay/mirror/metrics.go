@@ -6,6 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// labelMirror labels every series with its StripeMirror (namespace/name).
+const labelMirror = "mirror"
+
 // Metrics are the mirrors' metrics, labelled by mirror (namespace/name).
 type Metrics struct {
 	writes    *prometheus.CounterVec
@@ -31,19 +34,19 @@ func newUnregisteredMetrics() *Metrics {
 	return &Metrics{
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_writes_total",
 			Help: "Object states offered to a mirror, by source (event, backfill) and outcome (written, older, same, flagged)."},
-			[]string{"mirror", "source", "outcome"}),
+			[]string{labelMirror, "source", "outcome"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_skipped_events_total",
 			Help: "Stored events a mirror did not apply, by reason (other_connection, other_region, undecidable, type_not_kept)."},
-			[]string{"mirror", "reason"}),
+			[]string{labelMirror, "reason"}),
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_backfill_pages_total",
-			Help: "List pages a mirror's backfill read from Stripe."}, []string{"mirror"}),
+			Help: "List pages a mirror's backfill read from Stripe."}, []string{labelMirror}),
 		refetched: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_refetches_total",
 			Help: "Objects a mirror read again from Stripe, by why (refetch: two states of one second; revalidation)."},
-			[]string{"mirror", "why"}),
+			[]string{labelMirror, "why"}),
 		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_repaired_total",
-			Help: "Rows revalidation found different from Stripe and rewrote."}, []string{"mirror"}),
+			Help: "Rows revalidation found different from Stripe and rewrote."}, []string{labelMirror}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stripe_relay_mirror_lag_seconds",
-			Help: "Age of the oldest stored event a mirror has not applied (0: caught up)."}, []string{"mirror"}),
+			Help: "Age of the oldest stored event a mirror has not applied (0: caught up)."}, []string{labelMirror}),
 	}
 }
 
@@ -56,7 +59,7 @@ func (m *Metrics) observe(mirror, source string, o outcome) {
 // Forget drops a removed mirror's series.
 func (m *Metrics) Forget(mirror string) {
 	for _, v := range []*prometheus.CounterVec{m.writes, m.skipped, m.pages, m.refetched, m.repaired} {
-		v.DeletePartialMatch(prometheus.Labels{"mirror": mirror})
+		v.DeletePartialMatch(prometheus.Labels{labelMirror: mirror})
 	}
 	m.lag.DeleteLabelValues(mirror)
 }

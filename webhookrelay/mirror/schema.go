@@ -36,16 +36,18 @@ func migrate(ctx context.Context, db *sql.DB, schema string) error {
 // migrations are the schema's versions. Every object type's table is created whatever the mirror
 // keeps, so that keeping one more type later needs no migration.
 func migrations(schema string) [][]string {
-	v1 := []string{
+	types := objectTypes()
+	v1 := make([]string, 0, 4+5*len(types))
+	v1 = append(v1,
 		// The event cursor: the relay store's seq of the last event applied, committed with the rows.
-		`CREATE TABLE ` + schema + `.mirror_cursor (
+		`CREATE TABLE `+schema+`.mirror_cursor (
 	singleton  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
 	seq        BIGINT NOT NULL,
 	applied_at TIMESTAMPTZ
 )`,
-		`INSERT INTO ` + schema + `.mirror_cursor (seq) VALUES (0)`,
+		`INSERT INTO `+schema+`.mirror_cursor (seq) VALUES (0)`,
 		// One backfill listing per account and object type, resumed from starting_after.
-		`CREATE TABLE ` + schema + `.mirror_backfill (
+		`CREATE TABLE `+schema+`.mirror_backfill (
 	account        TEXT NOT NULL,
 	object_type    TEXT NOT NULL,
 	tenant         TEXT NOT NULL,
@@ -59,15 +61,14 @@ func migrations(schema string) [][]string {
 		// Reads an event asked for, done after its transaction (durably: a crash leaves them here).
 		// kind refunds_of_charge: a charge.refunded event (Stripe sends no refund.created for a
 		// charge's refund at this API version), so the charge's refunds are listed.
-		`CREATE TABLE ` + schema + `.mirror_work (
+		`CREATE TABLE `+schema+`.mirror_work (
 	kind    TEXT NOT NULL,
 	id      TEXT NOT NULL,
 	account TEXT NOT NULL,
 	tenant  TEXT NOT NULL,
 	PRIMARY KEY (kind, id)
 )`,
-	}
-	types := objectTypes()
+	)
 	names := make([]string, 0, len(types))
 	for name := range types {
 		names = append(names, string(name))
@@ -115,8 +116,7 @@ func tableDDL(schema string, t objectType) []string {
 		fmt.Sprintf(`CREATE INDEX %s_refetch ON %s (id) WHERE refetch`, t.table, table),
 	}
 	for _, c := range t.columns {
-		switch c.name {
-		case "customer", "charge", "source", "invoice", "product", "subscription":
+		if c.indexed {
 			out = append(out, fmt.Sprintf(`CREATE INDEX %s_%s ON %s (%s)`, t.table, c.name, table, c.name))
 		}
 	}

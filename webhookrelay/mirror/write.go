@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -66,7 +67,7 @@ RETURNING 1`, s.id, s.tenant, s.region, s.account, []byte(s.data), s.deleted, s.
 	switch {
 	case err == nil:
 		return written, nil
-	case err != sql.ErrNoRows:
+	case !errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("write %s %s: %w", t.name, s.id, err)
 	}
 	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET refetch = TRUE
