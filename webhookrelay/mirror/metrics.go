@@ -17,12 +17,13 @@ type Metrics struct {
 	refetched *prometheus.CounterVec
 	repaired  *prometheus.CounterVec
 	lag       *prometheus.GaugeVec
+	errors    *prometheus.CounterVec
 }
 
 // NewMetrics registers the mirrors' metrics.
 func NewMetrics(registry prometheus.Registerer) (*Metrics, error) {
 	m := newUnregisteredMetrics()
-	for _, c := range []prometheus.Collector{m.writes, m.skipped, m.pages, m.refetched, m.repaired, m.lag} {
+	for _, c := range []prometheus.Collector{m.writes, m.skipped, m.pages, m.refetched, m.repaired, m.lag, m.errors} {
 		if err := registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register mirror metrics: %w", err)
 		}
@@ -47,6 +48,8 @@ func newUnregisteredMetrics() *Metrics {
 			Help: "Rows revalidation found different from Stripe and rewrote."}, []string{labelMirror}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stripe_relay_mirror_lag_seconds",
 			Help: "Age of the oldest stored event a mirror has not applied (0: caught up)."}, []string{labelMirror}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stripe_relay_mirror_errors_total",
+			Help: "Passes of a mirror's loops that failed (loop: events, backfill), retried."}, []string{labelMirror, "loop"}),
 	}
 }
 
@@ -58,7 +61,7 @@ func (m *Metrics) observe(mirror, source string, o outcome) {
 
 // Forget drops a removed mirror's series.
 func (m *Metrics) Forget(mirror string) {
-	for _, v := range []*prometheus.CounterVec{m.writes, m.skipped, m.pages, m.refetched, m.repaired} {
+	for _, v := range []*prometheus.CounterVec{m.writes, m.skipped, m.pages, m.refetched, m.repaired, m.errors} {
 		v.DeletePartialMatch(prometheus.Labels{labelMirror: mirror})
 	}
 	m.lag.DeleteLabelValues(mirror)

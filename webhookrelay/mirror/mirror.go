@@ -164,6 +164,7 @@ func (m *Mirror) Run(ctx context.Context) error {
 			_, err := m.Backfill(ctx)
 			m.setErr(&m.health.BackfillErr, err)
 			if err != nil && ctx.Err() == nil {
+				m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, "backfill").Inc()
 				m.cfg.Log.Error(err, "mirror backfill")
 			}
 			if !sleep(ctx, backfillEvery) {
@@ -182,6 +183,7 @@ func (m *Mirror) Run(ctx context.Context) error {
 		m.setErr(&m.health.DatabaseErr, err)
 		wait := pollEvery
 		if err != nil && ctx.Err() == nil {
+			m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, "events").Inc()
 			m.cfg.Log.Error(err, "mirror")
 			wait = retryEvery
 		}
