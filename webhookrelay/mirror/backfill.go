@@ -209,7 +209,7 @@ func (m *Mirror) listAccount(ctx context.Context, l listing) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("mirror %s: Stripe client: %w", m.cfg.Name, err)
 	}
-	got, err := reader.GetRaw(ctx, l.typ.path(l.account.ID))
+	got, err := reader.GetRaw(ctx, l.typ.path(l.account.ID, l.account.Platform))
 	if err != nil {
 		return 0, fmt.Errorf("mirror %s: get account %s: %w", m.cfg.Name, l.account.ID, err)
 	}

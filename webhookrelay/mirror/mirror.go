@@ -131,8 +131,23 @@ func (m *Mirror) Wake() {
 	}
 }
 
-// Migrate creates or upgrades the schema.
-func (m *Mirror) Migrate(ctx context.Context) error { return migrate(ctx, m.cfg.DB, m.cfg.Schema) }
+// Migrate creates or upgrades the schema, and claims it for this mirror: a schema another
+// StripeMirror keeps is refused (a StripeMirror deleted and created again under its name resumes).
+func (m *Mirror) Migrate(ctx context.Context) error {
+	if err := migrate(ctx, m.cfg.DB, m.cfg.Schema); err != nil {
+		return err
+	}
+	var owner string
+	err := m.cfg.DB.QueryRowContext(ctx, `INSERT INTO `+m.schema+`.mirror_owner (mirror) VALUES ($1)
+ON CONFLICT (singleton) DO UPDATE SET mirror = `+m.schema+`.mirror_owner.mirror RETURNING mirror`, m.cfg.Name).Scan(&owner)
+	if err != nil {
+		return fmt.Errorf("mirror %s: claim schema %s: %w", m.cfg.Name, m.cfg.Schema, err)
+	}
+	if owner != m.cfg.Name {
+		return fmt.Errorf("schema %s is kept by StripeMirror %s: two mirrors cannot share a schema; choose another spec.database.schema", m.cfg.Schema, owner)
+	}
+	return nil
+}
 
 // pollEvery bounds how long a stored event waits when no wake came (another replica stored it, or
 // the wake was lost); backfillEvery is how often new accounts are looked for.

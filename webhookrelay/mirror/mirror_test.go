@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudip/stripe-operator/hack/stripe-emulator/emulator"
 	"github.com/cloudip/stripe-operator/internal/pgtest"
+	"github.com/cloudip/stripe-operator/webhookrelay/mirror"
 )
 
 // TestMirror runs the mirror's behaviours on one private PostgreSQL (a database per subtest) and
@@ -22,6 +23,27 @@ func TestMirror(t *testing.T) {
 	t.Run("RevalidationRepairsDrift", func(t *testing.T) { testRevalidation(t, pg) })
 	t.Run("Residency", func(t *testing.T) { testResidency(t, pg) })
 	t.Run("InvoicesAndTheirPayout", func(t *testing.T) { testInvoicePayout(t, pg) })
+	t.Run("OneMirrorPerSchema", func(t *testing.T) { testOneMirrorPerSchema(t, pg) })
+}
+
+// testOneMirrorPerSchema pins that a schema is kept by one StripeMirror: another one naming it is
+// refused (they would share a cursor), and the same mirror (recreated under its name) resumes it.
+func testOneMirrorPerSchema(t *testing.T, pg *pgtest.Server) {
+	r := newRig(t, pg)
+	r.mirror("eu", "shared") // payments/shared
+	for _, tc := range []struct {
+		name    string
+		wantErr bool
+	}{{"payments/shared", false}, {"payments/other", true}} {
+		m, err := mirror.New(mirror.Config{Name: tc.name, DB: r.db, Schema: "shared", Connection: connection, Region: "eu",
+			Events: r.events, Sources: &sources{rig: r, region: "eu"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Migrate(context.Background()); (err != nil) != tc.wantErr {
+			t.Errorf("StripeMirror %s on schema shared: Migrate error %v, want error %v", tc.name, err, tc.wantErr)
+		}
+	}
 }
 
 // testEventsOutOfOrder pins the ordering rule: whatever order Stripe delivers events in, and however

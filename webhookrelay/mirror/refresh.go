@@ -105,7 +105,7 @@ func (m *Mirror) refresh(ctx context.Context, t objectType, r row, why string) (
 	if err != nil {
 		return false, fmt.Errorf("mirror %s: Stripe client for %s: %w", m.cfg.Name, r.account, err)
 	}
-	got, err := reader.GetRaw(ctx, t.path(r.id))
+	got, err := reader.GetRaw(ctx, t.path(r.id, r.tenant == ""))
 	s := state{owner: r.owner, id: r.id, data: got.JSON, at: got.At}
 	switch {
 	case stripeapi.IsNotFound(err):

@@ -46,6 +46,12 @@ func migrations(schema string) [][]string {
 	applied_at TIMESTAMPTZ
 )`,
 		`INSERT INTO `+schema+`.mirror_cursor (seq) VALUES (0)`,
+		// The StripeMirror (namespace/name) the schema belongs to: two mirrors sharing a schema would
+		// share one cursor and mix their accounts' rows.
+		`CREATE TABLE `+schema+`.mirror_owner (
+	singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+	mirror    TEXT NOT NULL
+)`,
 		// One backfill listing per account and object type, resumed from starting_after.
 		`CREATE TABLE `+schema+`.mirror_backfill (
 	account        TEXT NOT NULL,

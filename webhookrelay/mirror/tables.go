@@ -51,10 +51,14 @@ type objectType struct {
 	columns   []column
 }
 
-// path is where one object is read (GET).
-func (t objectType) path(id string) string {
+// path is where one object is read (GET); platform says the object is the platform's own (for the
+// account: GET /v1/account, not /v1/accounts/{id}, which is for connected accounts).
+func (t objectType) path(id string, platform bool) string {
 	switch t.name {
 	case v1alpha1.MirrorAccount:
+		if platform {
+			return "/v1/account"
+		}
 		return "/v1/accounts/" + url.PathEscape(id)
 	case v1alpha1.MirrorBalanceTransaction:
 		return "/v1/balance_transactions/" + url.PathEscape(id)
