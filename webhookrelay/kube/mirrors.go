@@ -49,6 +49,8 @@ type Mirrors struct {
 
 // runningMirror is one StripeMirror being kept.
 type runningMirror struct {
+	// name is the StripeMirror's namespace/name (its metrics' label).
+	name string
 	// version is the spec's generation and the URL's digest it was started with.
 	version string
 	mirror  *mirror.Mirror
@@ -117,6 +119,8 @@ func (s *Mirrors) once(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, r := range gone {
 		s.stop(r)
+		s.Metrics.Forget(r.name)
+		s.Log.Info("mirror stopped: its StripeMirror is gone (the schema is left as it is)", "mirror", r.name)
 	}
 	return errors.Join(errs...)
 }
@@ -135,7 +139,7 @@ func (s *Mirrors) ensure(ctx context.Context, m *v1alpha1.StripeMirror) *running
 	if current != nil {
 		s.stop(current)
 	}
-	r := &runningMirror{version: version, done: make(chan struct{})}
+	r := &runningMirror{name: m.Namespace + "/" + m.Name, version: version, done: make(chan struct{})}
 	if urlErr != nil {
 		r.openErr = urlErr.Error()
 		close(r.done)
