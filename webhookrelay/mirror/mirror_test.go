@@ -24,6 +24,35 @@ func TestMirror(t *testing.T) {
 	t.Run("Residency", func(t *testing.T) { testResidency(t, pg) })
 	t.Run("InvoicesAndTheirPayout", func(t *testing.T) { testInvoicePayout(t, pg) })
 	t.Run("OneMirrorPerSchema", func(t *testing.T) { testOneMirrorPerSchema(t, pg) })
+	t.Run("NewTenantIsBackfilled", func(t *testing.T) { testNewTenant(t, pg) })
+}
+
+// testNewTenant pins that an account appearing after the backfill (a new tenant, or one whose
+// status names its account only now) is listed by the next pass, and only it: the accounts already
+// listed are not read again.
+func testNewTenant(t *testing.T, pg *pgtest.Server) {
+	r := newRig(t, pg)
+	first := r.tenant("first", "eu")
+	r.do("POST", "/v1/customers", first, url.Values{"name": {"of the first tenant"}})
+	m := r.mirror("eu", "stripe_eu")
+	ctx := context.Background()
+	if _, err := m.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := r.tenant("second", "eu")
+	cus := r.do("POST", "/v1/customers", second, url.Values{"name": {"of the second tenant"}}).ID()
+	before := r.lists.Load()
+	if _, err := m.Backfill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if row, ok := r.row("stripe_eu", "customers", cus); !ok || row.tenant != "shop/second" {
+		t.Fatalf("the new tenant's customer: %+v (found %v), want listed under shop/second", row, ok)
+	}
+	// One list call per listed type of the new account (8 list endpoints; account is a GET and
+	// balance transactions come per payout): none for the first.
+	if calls := r.lists.Load() - before; calls != 8 {
+		t.Errorf("the second pass made %d list calls, want 8 (the new account's only)", calls)
+	}
 }
 
 // testOneMirrorPerSchema pins that a schema is kept by one StripeMirror: another one naming it is
