@@ -91,7 +91,7 @@ build: ## Build the manager, the relay and the emulator; the first two exactly a
 	go build $(GO_BUILD_FLAGS) -o bin/kubectl-stripe ./cmd/kubectl-stripe
 
 .PHONY: demo
-demo: envtest-assets ## Local control plane + Stripe emulator + operator; applies the samples and prints what they became.
+demo: envtest-assets postgres ## Local control plane + Stripe emulator + operator + relay (+ a private PostgreSQL for the mirror); applies the samples and prints what they became.
 	KUBEBUILDER_ASSETS="$$(bash hack/envtest-assets.sh)" go run ./hack/demo $(DEMO_ARGS)
 
 .PHONY: emulator

@@ -77,6 +77,15 @@ var ledgerCustomers = []struct {
 	{"Umbrella", "finance@umbrella.example", 4900},
 }
 
+// ledgerInvoices is how many of the tenant's invoices the ledger part pays and pays out: one per
+// customer, none when it is skipped (-external-emulator: emu is nil).
+func ledgerInvoices(emu *emulator.Server) int {
+	if emu == nil {
+		return 0
+	}
+	return len(ledgerCustomers)
+}
+
 // ledgerRefund is the part of the last customer's invoice refunded (a service credit).
 const ledgerRefund = 1000
 

@@ -4,9 +4,12 @@
 // config/samples/local, waits for the objects to become Ready and prints what `kubectl get` and
 // `kubectl describe` show, renames the plan's product in the emulator's Dashboard and shows it renamed
 // back through the event (events.go), then walks the sample tenant through onboarding as a person
-// would (tenant.go). `make demo` runs it; -keep leaves everything running for a person to explore with the
-// printed KUBECONFIG. The manager, the relay, the emulator and the control plane are stopped on every
-// exit: success, error, interrupt, or the manager or the relay exiting on its own.
+// would (tenant.go), shows the relay's deliveries to the sinks (sink.go) and a tenant payout reconciled
+// in the ledger (ledger.go), then has the relay mirror the connection's EU objects into a private
+// PostgreSQL and queries the tenant's invoices and their payout there (mirror.go). `make demo` runs it;
+// -keep leaves everything running for a person to explore with the printed KUBECONFIG. The manager,
+// the relay, the sinks, PostgreSQL, the emulator and the control plane are stopped on every exit:
+// success, error, interrupt, or the manager or the relay exiting on its own.
 package main
 
 import (
@@ -42,6 +45,9 @@ type options struct {
 	keep             bool
 	timeout          time.Duration
 }
+
+// demoNamespace is the namespace of the samples' objects (config/samples/local/00-namespace.yaml).
+const demoNamespace = "cloudip-demo"
 
 // stopGrace is how long the manager and the relay have to exit after SIGTERM before they are killed.
 const stopGrace = 10 * time.Second
@@ -140,7 +146,7 @@ func run() error {
 		return err
 	}
 	step("kubectl describe billingplans -n cloudip-demo")
-	if err := kubectl(ctx, env, "describe", "billingplans", "-n", "cloudip-demo"); err != nil {
+	if err := kubectl(ctx, env, "describe", "billingplans", "-n", demoNamespace); err != nil {
 		return err
 	}
 
@@ -148,22 +154,28 @@ func run() error {
 	if emu != nil {
 		control = inProcess{emu: emu.Emulator}
 	}
-	if err := demoDashboardEdit(ctx, env, eventDemo{emulatorBase: "http://" + o.emulatorAddr, namespace: "cloudip-demo", plan: "cloudip-platform", timeout: o.timeout}); err != nil {
+	if err := demoDashboardEdit(ctx, env, eventDemo{emulatorBase: "http://" + o.emulatorAddr, namespace: demoNamespace, plan: "cloudip-platform", timeout: o.timeout}); err != nil {
 		return err
 	}
-	if err := demoTenant(ctx, env, control, tenantDemo{namespace: "cloudip-demo", name: "acme", timeout: o.timeout}); err != nil {
+	if err := demoTenant(ctx, env, control, tenantDemo{namespace: demoNamespace, name: "acme", timeout: o.timeout}); err != nil {
 		return err
 	}
-	if err := demoSink(ctx, env, "cloudip-demo", sinkLogPath, o.timeout); err != nil {
+	if err := demoSink(ctx, env, demoNamespace, sinkLogPath, o.timeout); err != nil {
 		return err
 	}
-	if err := demoLedger(ctx, env, ledgerDemo{emu: emu, emulatorBase: "http://" + o.emulatorAddr, namespace: "cloudip-demo",
+	if err := demoLedger(ctx, env, ledgerDemo{emu: emu, emulatorBase: "http://" + o.emulatorAddr, namespace: demoNamespace,
 		tenant: "acme", sink: "demo-ledger", logPath: ledgerLogPath, timeout: o.timeout}); err != nil {
+		return err
+	}
+	stopPostgres, err := demoMirror(ctx, env, mirrorDemo{namespace: demoNamespace, tenant: "acme", connection: "stripe-local", region: "eu",
+		name: "stripe-eu", schema: "stripe_eu", secret: "reporting-db", database: "reporting", invoices: ledgerInvoices(emu), timeout: o.timeout})
+	defer stopPostgres()
+	if err != nil {
 		return err
 	}
 
 	if emu != nil {
-		step("Stripe requests the emulator served: the operator's, the relay's (backfill, ledger reads) and the demo's own (the tenant's month)")
+		step("Stripe requests the emulator served: the operator's, the relay's (backfill, ledger reads, the mirror's backfill) and the demo's own (the tenant's month)")
 		printStats(emu.Stats())
 	}
 
@@ -238,7 +250,12 @@ func kubectl(ctx context.Context, env *testenv.Env, args ...string) error {
 
 // kubectlOutput runs kubectl and returns what it printed.
 func kubectlOutput(ctx context.Context, env *testenv.Env, args ...string) (string, error) {
-	out, err := env.KubectlContext(ctx, "", args...)
+	return kubectlInput(ctx, env, "", args...)
+}
+
+// kubectlInput runs kubectl with stdin (for "-f -") and returns what it printed.
+func kubectlInput(ctx context.Context, env *testenv.Env, stdin string, args ...string) (string, error) {
+	out, err := env.KubectlContext(ctx, stdin, args...)
 	if ctx.Err() != nil {
 		cause := context.Cause(ctx)
 		if errors.Is(cause, context.Canceled) {
