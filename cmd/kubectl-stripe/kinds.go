@@ -14,12 +14,14 @@ const (
 	kindEndpoint   = "StripeWebhookEndpoint"
 	kindSink       = "StripeEventSink"
 	kindReplay     = "StripeEventReplay"
+	kindMirror     = "StripeMirror"
 )
 
 // shortNames are the words the plugin writes in the commands it suggests (tenant/acme).
 var shortNames = map[string]string{
 	kindTenant: "tenant", kindPlan: "plan", kindConnection: "connection",
 	kindEndpoint: "endpoint", kindSink: "sink", kindReplay: "replay",
+	kindMirror: "mirror",
 }
 
 // kindAliases are what a person may type for each kind: the plugin's short word, kubectl's resource
@@ -31,6 +33,7 @@ var kindAliases = map[string][]string{
 	kindEndpoint:   {"endpoint", "endpoints", "webhookendpoint", "stripewebhookendpoint", "stripewebhookendpoints", "swebhook"},
 	kindSink:       {"sink", "sinks", "eventsink", "stripeeventsink", "stripeeventsinks", "ssink"},
 	kindReplay:     {"replay", "replays", "stripeeventreplay", "stripeeventreplays", "sreplay"},
+	kindMirror:     {"mirror", "mirrors", "stripemirror", "stripemirrors", "smirror"},
 }
 
 // objectRef is a KIND/NAME a person typed, resolved to its kind.

@@ -26,11 +26,15 @@ func TestParseRef(t *testing.T) {
 		{args: []string{"swebhook/hooks"}, want: objectRef{kindEndpoint, "hooks"}},
 		{args: []string{"sink/orders"}, want: objectRef{kindSink, "orders"}},
 		{args: []string{"replay/orders-replay-x"}, want: objectRef{kindReplay, "orders-replay-x"}},
+		{args: []string{"mirror/stripe-eu"}, want: objectRef{kindMirror, "stripe-eu"}},
+		{args: []string{"smirror/stripe-eu"}, want: objectRef{kindMirror, "stripe-eu"}},
+		{args: []string{"stripemirrors.payments.cloudip.io/stripe-eu"}, want: objectRef{kindMirror, "stripe-eu"}},
+		{args: []string{"mirrors", "stripe-eu"}, want: objectRef{kindMirror, "stripe-eu"}},
 		{args: []string{"acme"}, wantErr: "want KIND/NAME"},
 		{args: []string{"tenant/"}, wantErr: "want KIND/NAME"},
 		{args: []string{"tenant/a/b"}, wantErr: "want KIND/NAME"},
 		{args: []string{"tenant/acme", "extra"}, wantErr: "want KIND/NAME"},
-		{args: []string{"pod/acme"}, wantErr: `unknown kind "pod": want one of connection, endpoint, plan, replay, sink, tenant`},
+		{args: []string{"pod/acme"}, wantErr: `unknown kind "pod": want one of connection, endpoint, mirror, plan, replay, sink, tenant`},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			got, err := parseRef(c.args)

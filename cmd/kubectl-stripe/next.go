@@ -22,13 +22,13 @@ type situation struct {
 	// conn is the connection the object uses; nil for a kind without one (a StripeConnection
 	// itself, a StripeEventReplay).
 	conn *connState
-	// writer is who writes the status: the operator, or the relay for sinks and replays.
+	// writer is who writes the status: the operator, or the relay for sinks, replays and mirrors.
 	writer string
 }
 
 func (d *describer) situation(kind string, obj client.Object, observed int64, conditions []metav1.Condition, conn *connState) situation {
 	writer := "the operator"
-	if kind == kindSink || kind == kindReplay {
+	if kind == kindSink || kind == kindReplay || kind == kindMirror {
 		writer = "the relay"
 	}
 	return situation{kind: kind, name: obj.GetName(), namespace: d.namespace, ref: d.ref(kind, obj.GetName()), obj: obj,

@@ -195,3 +195,96 @@ func TestRelayKindsNext(t *testing.T) {
 		}
 	}
 }
+
+// mirroringMirror is mirror stripe-eu of namespace demo at generation 1 as the relay reports a
+// healthy one: events applied, every account listed.
+func mirroringMirror(mutate func(m *v1alpha1.StripeMirror)) *v1alpha1.StripeMirror {
+	m := &v1alpha1.StripeMirror{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "stripe-eu", Generation: 1},
+		Spec: v1alpha1.StripeMirrorSpec{ConnectionRef: v1alpha1.ConnectionReference{Name: "platform"}, Region: v1alpha1.RegionEU,
+			Database: v1alpha1.MirrorDatabase{URLSecretRef: v1alpha1.LocalSecretKeySelector{Name: "reporting-db", Key: "url"}, Schema: "stripe_eu"}},
+		Status: v1alpha1.StripeMirrorStatus{
+			ManagedStatus: v1alpha1.ManagedStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
+				condition("Ready", "True", v1alpha1.ReasonMirroring, "events applied up to seq 4812, lag 2s; 5120 rows"),
+				condition("BackfillComplete", "True", v1alpha1.ReasonBackfilled, "3 accounts listed from Stripe: 5000 rows in 60 pages"),
+			}},
+			AppliedSeq: 4812, LagSeconds: 2, Rows: 5120,
+		},
+	}
+	if mutate != nil {
+		mutate(m)
+	}
+	return m
+}
+
+func setMirrorCondition(m *v1alpha1.StripeMirror, c metav1.Condition) {
+	for i := range m.Status.Conditions {
+		if m.Status.Conditions[i].Type == c.Type {
+			m.Status.Conditions[i] = c
+			return
+		}
+	}
+	m.Status.Conditions = append(m.Status.Conditions, c)
+}
+
+// Pins the "next:" line of a mirror, most urgent first: its database (the Secret that names it,
+// never the URL), a backfill Stripe refuses (its error; it resumes by itself), a lag past the
+// StripeMirrorLagging alert's 10 minutes (the runbook), a backfill still running (kubectl wait), and
+// "nothing to do" only when all is well; what blocks any kind (no status, its connection, an edit
+// not yet seen by the relay) comes before.
+func TestMirrorNext(t *testing.T) {
+	d := &describer{namespace: "demo"}
+	unreachable := condition("Ready", "False", v1alpha1.ReasonDatabaseUnavailable, "dial tcp 10.0.0.5:5432: connect: connection refused")
+	failing := condition("BackfillComplete", "False", v1alpha1.ReasonBackfillFailing,
+		"4 of 30 listings complete; retried from where it stopped: GET /v1/customers: 403 account_invalid: the account is not connected to your platform")
+	backfilling := condition("BackfillComplete", "False", v1alpha1.ReasonBackfilling, "4 of 30 listings complete (1 of 3 accounts), 400 rows so far")
+	for _, c := range []struct {
+		name   string
+		mirror *v1alpha1.StripeMirror
+		conn   *connState
+		want   string
+	}{
+		{name: "all good", mirror: mirroringMirror(nil),
+			want: "nothing to do: events applied up to seq 4812, lag 2s; 5120 rows"},
+		{name: "database unavailable: the Secret and the network", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { setMirrorCondition(m, unreachable) }),
+			want: "database unavailable: dial tcp 10.0.0.5:5432: connect: connection refused; check that key url of Secret reporting-db " +
+				"(spec.database.urlSecretRef) holds a working URL and that the relay can reach the database; no event is skipped meanwhile"},
+		{name: "database unavailable before a failing backfill", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) {
+			setMirrorCondition(m, unreachable)
+			setMirrorCondition(m, failing)
+		}), want: "database unavailable: dial tcp 10.0.0.5:5432: connect: connection refused; check that key url of Secret reporting-db " +
+			"(spec.database.urlSecretRef) holds a working URL and that the relay can reach the database; no event is skipped meanwhile"},
+		{name: "backfill failing: Stripe's error, resumes by itself", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { setMirrorCondition(m, failing) }),
+			want: "backfill failing: listing from Stripe fails: GET /v1/customers: 403 account_invalid: the account is not connected to your platform; " +
+				"once its cause is fixed (the connection's API key, the account), the listing resumes by itself from where it stopped"},
+		{name: "backfilling: wait", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { setMirrorCondition(m, backfilling) }),
+			want: "backfilling (4 of 30 listings complete (1 of 3 accounts), 400 rows so far): nothing to do but wait " +
+				"(`kubectl wait -n demo --for=condition=BackfillComplete smirror/stripe-eu`)"},
+		{name: "lagging: the runbook", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { m.Status.LagSeconds = 900 }),
+			want: "lagging: the oldest event not yet applied is 15m old: see docs/runbook.md#stripemirrorlagging"},
+		{name: "lagging before backfilling", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) {
+			m.Status.LagSeconds = 3725
+			setMirrorCondition(m, backfilling)
+		}), want: "lagging: the oldest event not yet applied is 1h2m5s old: see docs/runbook.md#stripemirrorlagging"},
+		{name: "10 minutes behind is not lagging yet", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { m.Status.LagSeconds = 600 }),
+			want: "nothing to do: events applied up to seq 4812, lag 2s; 5120 rows"},
+		{name: "the relay never saw it", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { m.Status = v1alpha1.StripeMirrorStatus{} }),
+			want: "no status yet: the relay has not reconciled it; check that it runs"},
+		{name: "edited, not seen by the relay yet", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { m.Generation = 2 }),
+			want: "the relay has not reconciled generation 2 yet (the status is of generation 1): wait, or check that it runs"},
+		{name: "connection missing", mirror: mirroringMirror(func(m *v1alpha1.StripeMirror) { setMirrorCondition(m, backfilling) }), conn: &connState{Name: "platform"},
+			want: "connection not Ready: StripeConnection/platform does not exist: create it, or fix spec.connectionRef"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := c.conn
+			if conn == nil {
+				conn = readyConnection
+			}
+			s := c.mirror.Status
+			got := nextStep(d.situation(kindMirror, c.mirror, s.ObservedGeneration, s.Conditions, conn), func() string { return d.mirrorNext(c.mirror) })
+			if got != c.want {
+				t.Errorf("next:\n got %s\nwant %s", got, c.want)
+			}
+		})
+	}
+}

@@ -33,13 +33,15 @@ func newStatusCommand(c *cluster) *cobra.Command {
 		Short: "Show an object, every Stripe object it manages, their state and what to do next",
 		Long: `Show an object as a tree: its conditions, every Stripe object its status records (with their
 own state: a tenant's account, capabilities, requirements and onboarding link, its customer and
-subscription; a plan's product and prices; an endpoint's id and signing secret; a sink's deliveries),
-the StripeConnection it uses and whether that is Ready, and a "next:" line saying what to do.
+subscription; a plan's product and prices; an endpoint's id and signing secret; a sink's deliveries;
+a mirror's cursor, lag, rows per table, backfill and revalidation), the StripeConnection it uses and
+whether that is Ready, and a "next:" line saying what to do.
 
-KIND is tenant, plan, connection, endpoint, sink or replay (or kubectl's names for them).`,
+KIND is tenant, plan, connection, endpoint, sink, replay or mirror (or kubectl's names for them).`,
 		Example: `  kubectl stripe status tenant/acme -n cloudip-demo
   kubectl stripe status plan/pro -n cloudip-demo -o json
-  kubectl stripe status connection/platform-us`,
+  kubectl stripe status connection/platform-us
+  kubectl stripe status mirror/stripe-eu -n payments`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "json" && output != "text" && output != "wide" {
@@ -108,6 +110,8 @@ func describe(ctx context.Context, kube client.Client, namespace string, ref obj
 		r.Tree, r.Next, err = d.sink(ref.Name)
 	case kindReplay:
 		r.Tree, r.Next, err = d.replay(ref.Name)
+	case kindMirror:
+		r.Tree, r.Next, err = d.mirror(ref.Name)
 	}
 	if err != nil {
 		return nil, err
