@@ -116,6 +116,10 @@ bench-scale: envtest-assets ## Benchmark: 10,000 objects (9,900 StripeTenants + 
 bench-relay: ## Benchmark: the webhook relay's intake (verify + durable commit + 200) vs a bare verify-only handler over HTTP on 127.0.0.1, delivery to sinks (lag, drain, exact ledger) and a kill -9 under load on SQLite; then the same intake and delivery on a private PostgreSQL with 1 and 3 replicas on one database (-postgres=false skips it); prints events/s, p50/p99 ack, delivered/s, lag, CPU, PASS/MISS (BENCH_ARGS='-duration 5s', -h lists the flags).
 	go run ./hack/bench/relay $(BENCH_ARGS)
 
+.PHONY: bench-mirror
+bench-mirror: postgres ## Benchmark: a StripeMirror on a private PostgreSQL: Backfill of 20 accounts × 250 customers from the emulator at Stripe's test-mode limit (rows/s vs the 25 req/s bound, 429s), then 50,000 stored events caught up (events/s) and a steady 2,000 events/s for 10 s under Mirror.Run (lag p50/p99/max, kept up), on a SQLite and a PostgreSQL relay store (BENCH_ARGS='-events 10000', -h lists the flags).
+	PG_BINDIR="$$(bash hack/postgres.sh)" go run ./hack/bench/mirror $(BENCH_ARGS)
+
 ##@ Images
 
 # make image builds the manager's and the relay's OCI images with no container engine (hack/image, on
