@@ -128,9 +128,9 @@ func (m *Mirror) list(ctx context.Context, l listing) (int64, error) {
 		}
 		return n, m.completeListing(ctx, m.cfg.DB, l, 0)
 	}
-	reader, err := m.cfg.Sources.Stripe(ctx, l.account)
+	reader, err := m.reader(ctx, l.account)
 	if err != nil {
-		return 0, fmt.Errorf("mirror %s: Stripe client for %s: %w", m.cfg.Name, l.account.ID, err)
+		return 0, err
 	}
 	var total int64
 	after, restarted := l.startingAfter, false
@@ -205,9 +205,9 @@ func (m *Mirror) completeListing(ctx context.Context, q queryer, l listing, rows
 
 // listAccount reads the account object itself (a connected account from the platform).
 func (m *Mirror) listAccount(ctx context.Context, l listing) (int64, error) {
-	reader, err := m.cfg.Sources.Stripe(ctx, Account{Platform: true})
+	reader, err := m.reader(ctx, Account{Platform: true})
 	if err != nil {
-		return 0, fmt.Errorf("mirror %s: Stripe client: %w", m.cfg.Name, err)
+		return 0, err
 	}
 	got, err := reader.GetRaw(ctx, l.typ.path(l.account.ID, l.account.Platform))
 	if err != nil {

@@ -44,8 +44,10 @@ type rig struct {
 	emitted  []emulator.Object // the emulator's events, in emission order
 	accounts map[string]mirror.Account
 	regionOf map[string]string // account ("" = platform) -> region
-	lists    atomic.Int64      // list calls made by mirrors
-	failList atomic.Int64      // fail the list call with this number (1-based); 0: none
+	lists     atomic.Int64 // list calls made by mirrors
+	interrupt atomic.Int64 // at the list call with this number (1-based), cancel stopBackfill; 0: never
+	// stopBackfill is the context the interrupted call cancels (the relay stopping mid-backfill).
+	stopBackfill context.CancelFunc
 }
 
 func newRig(t *testing.T, pg *pgtest.Server) *rig {
@@ -208,15 +210,16 @@ func (s *sources) Stripe(_ context.Context, a mirror.Account) (stripeapi.RawRead
 	return &countingReader{RawReader: reader, rig: s.rig}, nil
 }
 
-// countingReader counts list calls and fails the one the rig says.
+// countingReader counts list calls and interrupts the one the rig says.
 type countingReader struct {
 	stripeapi.RawReader
 	rig *rig
 }
 
 func (c *countingReader) ListRaw(ctx context.Context, path string, filters url.Values, after string) (stripeapi.RawPage, error) {
-	if n := c.rig.lists.Add(1); n == c.rig.failList.Load() {
-		return stripeapi.RawPage{}, fmt.Errorf("injected failure of list call %d", n)
+	if n := c.rig.lists.Add(1); n == c.rig.interrupt.Load() {
+		c.rig.stopBackfill()
+		return stripeapi.RawPage{}, fmt.Errorf("list call %d: %w", n, context.Canceled)
 	}
 	return c.RawReader.ListRaw(ctx, path, filters, after)
 }

@@ -92,6 +92,8 @@ type Health struct {
 	DatabaseErr string
 	// BackfillErr is the last backfill error ("" when the last pass worked).
 	BackfillErr string
+	// ReadsErr is the last error of the reads events asked for, or of revalidation.
+	ReadsErr string
 	// Revalidation is the last revalidation pass.
 	LastRevalidation  time.Time
 	Checked, Repaired int64
@@ -157,8 +159,11 @@ const (
 	retryEvery    = 5 * time.Second
 )
 
-// Run keeps the mirror until ctx ends: it migrates the schema, then follows the events, refetches
-// flagged rows, lists payouts' transactions and revalidates, while another loop backfills accounts.
+// Run keeps the mirror until ctx ends: it migrates the schema, then runs three loops. Events: the
+// stored events applied (the database only, so Stripe's pace never holds them up). Reads: what the
+// events asked for from Stripe (refetches of rows whose order was unknown, refunds of refunded
+// charges, balance transactions of new payouts) and revalidation. Backfill: the accounts not listed
+// yet.
 func (m *Mirror) Run(ctx context.Context) error {
 	for {
 		err := m.Migrate(ctx)
@@ -172,58 +177,81 @@ func (m *Mirror) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	defer wg.Wait()
+	reads := make(chan struct{}, 1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		for {
+		m.loop(ctx, "backfill", backfillEvery, nil, &m.health.BackfillErr, func(ctx context.Context) error {
 			_, err := m.Backfill(ctx)
-			m.setErr(&m.health.BackfillErr, err)
-			if err != nil && ctx.Err() == nil {
-				m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, "backfill").Inc()
-				m.cfg.Log.Error(err, "mirror backfill")
-			}
-			if !sleep(ctx, backfillEvery) {
-				return
-			}
-		}
+			return err
+		})
 	}()
-	defer wg.Wait()
-	nextRevalidation := time.Now().Add(m.cfg.RevalidateEvery)
-	for ctx.Err() == nil {
-		err := m.CatchUp(ctx)
-		if err == nil && m.cfg.SampleSize > 0 && m.cfg.RevalidateEvery > 0 && !time.Now().Before(nextRevalidation) {
-			_, _, err = m.Revalidate(ctx, m.cfg.SampleSize)
-			nextRevalidation = time.Now().Add(m.cfg.RevalidateEvery)
-		}
-		m.setErr(&m.health.DatabaseErr, err)
-		wait := pollEvery
-		if err != nil && ctx.Err() == nil {
-			m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, "events").Inc()
-			m.cfg.Log.Error(err, "mirror")
-			wait = retryEvery
+	go func() {
+		defer wg.Done()
+		nextRevalidation := time.Now().Add(m.cfg.RevalidateEvery)
+		m.loop(ctx, "reads", pollEvery, reads, &m.health.ReadsErr, func(ctx context.Context) error {
+			if err := m.readsAsked(ctx); err != nil {
+				return err
+			}
+			if m.cfg.SampleSize > 0 && m.cfg.RevalidateEvery > 0 && !time.Now().Before(nextRevalidation) {
+				nextRevalidation = time.Now().Add(m.cfg.RevalidateEvery)
+				if _, _, err := m.Revalidate(ctx, m.cfg.SampleSize); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	m.loop(ctx, "events", pollEvery, m.wake, &m.health.DatabaseErr, func(ctx context.Context) error {
+		if err := m.followAll(ctx); err != nil {
+			return err
 		}
 		select {
-		case <-ctx.Done():
-		case <-m.wake:
-		case <-time.After(wait):
+		case reads <- struct{}{}:
+		default:
 		}
-	}
+		return nil
+	})
 	return nil
 }
 
-// CatchUp applies the events stored since the cursor, then does what they asked for: refetches of
-// rows whose order was unknown, the refunds of refunded charges, and the balance transactions of new
-// payouts.
-func (m *Mirror) CatchUp(ctx context.Context) error {
-	for {
-		n, err := m.Follow(ctx)
-		if err != nil {
-			return err
+// loop runs pass every interval, or when woken, until ctx ends; a failed pass is counted, logged,
+// kept in errField (the status) and retried after retryEvery (or interval, if longer).
+func (m *Mirror) loop(ctx context.Context, name string, interval time.Duration, wake <-chan struct{}, errField *string, pass func(context.Context) error) {
+	for ctx.Err() == nil {
+		err := pass(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-		if n < m.cfg.BatchSize {
-			break
+		m.setErr(errField, err)
+		wait := interval
+		if err != nil {
+			m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, name).Inc()
+			m.cfg.Log.Error(err, "mirror pass failed", "loop", name)
+			wait = max(interval, retryEvery)
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(wait):
 		}
 	}
+}
+
+// followAll applies every event stored since the cursor.
+func (m *Mirror) followAll(ctx context.Context) error {
+	for {
+		n, err := m.Follow(ctx)
+		if err != nil || n < m.cfg.BatchSize {
+			return err
+		}
+	}
+}
+
+// readsAsked makes the Stripe reads the applied events asked for: refetches of rows whose order was
+// unknown, the refunds of refunded charges, and the balance transactions of new payouts.
+func (m *Mirror) readsAsked(ctx context.Context) error {
 	if _, err := m.RefetchFlagged(ctx); err != nil {
 		return err
 	}
@@ -236,6 +264,15 @@ func (m *Mirror) CatchUp(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CatchUp applies the events stored since the cursor, then makes the reads they asked for (what Run's
+// loops do, in one call).
+func (m *Mirror) CatchUp(ctx context.Context) error {
+	if err := m.followAll(ctx); err != nil {
+		return err
+	}
+	return m.readsAsked(ctx)
 }
 
 func (m *Mirror) setErr(field *string, err error) {

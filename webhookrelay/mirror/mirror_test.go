@@ -179,8 +179,8 @@ WHERE a.data IS DISTINCT FROM b.data OR a.state_at IS DISTINCT FROM b.state_at`)
 	}
 }
 
-// testBackfillResumes pins resumable backfill: a listing that fails after its first page resumes at
-// the second page, not from the start, and ends with every object.
+// testBackfillResumes pins resumable backfill: a listing interrupted after its first page (the relay
+// stopped) resumes at the second page, not from the start, and ends with every object.
 func testBackfillResumes(t *testing.T, pg *pgtest.Server) {
 	r := newRig(t, pg)
 	acct := r.tenant("acme", "eu")
@@ -191,10 +191,12 @@ func testBackfillResumes(t *testing.T, pg *pgtest.Server) {
 	m := r.mirror("eu", "stripe_eu")
 	ctx := context.Background()
 	// Listing order: the platform is not of this region; the account's listings are account (a GET),
-	// then customers (page 1 = list call 1, page 2 = call 2, which fails).
-	r.failList.Store(2)
-	if _, err := m.Backfill(ctx); err == nil {
-		t.Fatal("Backfill succeeded through an injected failure")
+	// then customers (page 1 = list call 1, page 2 = call 2, during which the relay stops).
+	stopping, stop := context.WithCancel(ctx)
+	r.stopBackfill = stop
+	r.interrupt.Store(2)
+	if _, err := m.Backfill(stopping); err == nil {
+		t.Fatal("Backfill succeeded through an interruption")
 	}
 	var after string
 	var pages int
@@ -205,7 +207,7 @@ func testBackfillResumes(t *testing.T, pg *pgtest.Server) {
 	if after == "" || pages != 1 || len(r.ids("stripe_eu", "customers")) != 100 {
 		t.Fatalf("after the failure: cursor %q, %d pages, %d rows; want a cursor after page 1 and its 100 rows", after, pages, len(r.ids("stripe_eu", "customers")))
 	}
-	r.failList.Store(0)
+	r.interrupt.Store(0)
 	before := r.lists.Load()
 	if _, err := m.Backfill(ctx); err != nil {
 		t.Fatal(err)

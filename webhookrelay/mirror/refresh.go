@@ -101,9 +101,9 @@ func (m *Mirror) refresh(ctx context.Context, t objectType, r row, why string) (
 	if t.name == v1alpha1.MirrorAccount {
 		account = Account{Platform: true} // an account object is read from the platform
 	}
-	reader, err := m.cfg.Sources.Stripe(ctx, account)
+	reader, err := m.reader(ctx, account)
 	if err != nil {
-		return false, fmt.Errorf("mirror %s: Stripe client for %s: %w", m.cfg.Name, r.account, err)
+		return false, err
 	}
 	got, err := reader.GetRaw(ctx, t.path(r.id, r.tenant == ""))
 	s := state{owner: r.owner, id: r.id, data: got.JSON, at: got.At}
@@ -244,9 +244,9 @@ func (m *Mirror) ListRefundsOfCharges(ctx context.Context) (int64, error) {
 
 // listAll reads every page of a (small) list: one charge's refunds, one payout's transactions.
 func (m *Mirror) listAll(ctx context.Context, a Account, path string, filters url.Values) ([]stripeapi.RawPage, error) {
-	reader, err := m.cfg.Sources.Stripe(ctx, a)
+	reader, err := m.reader(ctx, a)
 	if err != nil {
-		return nil, fmt.Errorf("mirror %s: Stripe client for %s: %w", m.cfg.Name, a.ID, err)
+		return nil, err
 	}
 	var pages []stripeapi.RawPage
 	after := ""
