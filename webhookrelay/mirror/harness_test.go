@@ -40,12 +40,12 @@ type rig struct {
 	events *store.DB
 	db     *sql.DB
 
-	mu       sync.Mutex
-	emitted  []emulator.Object // the emulator's events, in emission order
-	accounts map[string]mirror.Account
-	regionOf map[string]string // account ("" = platform) -> region
-	lists     atomic.Int64 // list calls made by mirrors
-	interrupt atomic.Int64 // at the list call with this number (1-based), cancel stopBackfill; 0: never
+	mu        sync.Mutex
+	emitted   []emulator.Object // the emulator's events, in emission order
+	accounts  map[string]mirror.Account
+	regionOf  map[string]string // account ("" = platform) -> region
+	lists     atomic.Int64      // list calls made by mirrors
+	interrupt atomic.Int64      // at the list call with this number (1-based), cancel stopBackfill; 0: never
 	// stopBackfill is the context the interrupted call cancels (the relay stopping mid-backfill).
 	stopBackfill context.CancelFunc
 }
