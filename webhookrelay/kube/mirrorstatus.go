@@ -72,7 +72,7 @@ func fillMirrorStatus(m *v1alpha1.StripeMirror, snap *mirror.Snapshot, problem s
 		Listings: snap.Listings, ListingsTotal: snap.ListingsTotal, Pages: snap.Pages, Rows: snap.BackfillRows,
 		CompletedAt: timeOrNil(snap.BackfillCompletedAt)}
 	st.Revalidation = v1alpha1.MirrorRevalidationStatus{LastAt: timeOrNil(snap.LastRevalidation), Checked: snap.Checked,
-		Repaired: snap.Repaired, RepairedTotal: max(st.Revalidation.RepairedTotal, snap.RepairedTotal)}
+		Repaired: snap.Repaired, RepairedTotal: snap.RepairedTotal}
 
 	switch {
 	case snap.DatabaseErr != "":

@@ -42,7 +42,7 @@ func (m *Mirror) Follow(ctx context.Context) (int, error) {
 	var read int
 	err := m.inTx(ctx, func(tx *sql.Tx) error {
 		var cursor int64
-		if err := tx.QueryRowContext(ctx, `SELECT seq FROM `+m.schema+`.mirror_cursor FOR UPDATE`).Scan(&cursor); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM `+m.schema+`.mirror_state FOR UPDATE`).Scan(&cursor); err != nil {
 			return fmt.Errorf("mirror %s: cursor: %w", m.cfg.Name, err)
 		}
 		events, err := m.cfg.Events.Since(ctx, cursor, m.cfg.BatchSize)
@@ -60,7 +60,7 @@ func (m *Mirror) Follow(ctx context.Context) (int, error) {
 			}
 		}
 		last := events[len(events)-1].Seq
-		if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+`.mirror_cursor SET seq = $1, applied_at = now()`, last); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+`.mirror_state SET seq = $1, applied_at = now()`, last); err != nil {
 			return fmt.Errorf("mirror %s: move cursor: %w", m.cfg.Name, err)
 		}
 		return nil

@@ -94,10 +94,6 @@ type Health struct {
 	BackfillErr string
 	// ReadsErr is the last error of the reads events asked for, or of revalidation.
 	ReadsErr string
-	// Revalidation is the last revalidation pass.
-	LastRevalidation  time.Time
-	Checked, Repaired int64
-	RepairedTotal     int64
 }
 
 // New returns the mirror of cfg; Run keeps it.

@@ -159,7 +159,7 @@ func testRebuild(t *testing.T, pg *pgtest.Server) {
 	r.store(r.takeEvents()...)
 	first := r.mirror("eu", "first")
 	follow(t, first)
-	if _, err := r.db.Exec(`UPDATE first.mirror_cursor SET seq = 0`); err != nil {
+	if _, err := r.db.Exec(`UPDATE first.mirror_state SET seq = 0`); err != nil {
 		t.Fatal(err)
 	}
 	follow(t, first) // every event again: duplicates
@@ -269,6 +269,13 @@ func testRevalidation(t *testing.T, pg *pgtest.Server) {
 	var name string
 	if err := r.db.QueryRow(`SELECT name FROM stripe_eu.customers WHERE id = $1`, ids[7]).Scan(&name); err != nil || name != "c7" {
 		t.Fatalf("generated column name = %q (%v), want c7", name, err)
+	}
+	snap, err := m.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Checked != 21 || snap.Repaired != 1 || snap.RepairedTotal != 1 || snap.LastRevalidation.IsZero() {
+		t.Errorf("snapshot's revalidation: checked %d, repaired %d, total %d, at %v; want 21, 1, 1, set", snap.Checked, snap.Repaired, snap.RepairedTotal, snap.LastRevalidation)
 	}
 }
 

@@ -63,10 +63,10 @@ func (m *Mirror) Revalidate(ctx context.Context, sample int) (checked, repaired 
 			}
 		}
 	}
-	m.mu.Lock()
-	m.health.LastRevalidation, m.health.Checked, m.health.Repaired = timeNow(), checked, repaired
-	m.health.RepairedTotal += repaired
-	m.mu.Unlock()
+	if _, err := m.cfg.DB.ExecContext(ctx, `UPDATE `+m.schema+`.mirror_state SET revalidated_at = now(), checked = $1,
+	repaired = $2, repaired_total = repaired_total + $2`, checked, repaired); err != nil {
+		return checked, repaired, fmt.Errorf("mirror %s: record revalidation: %w", m.cfg.Name, err)
+	}
 	m.cfg.Metrics.repaired.WithLabelValues(m.cfg.Name).Add(float64(repaired))
 	return checked, repaired, nil
 }

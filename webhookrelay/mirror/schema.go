@@ -39,13 +39,18 @@ func migrations(schema string) [][]string {
 	types := objectTypes()
 	v1 := make([]string, 0, 4+5*len(types))
 	v1 = append(v1,
-		// The event cursor: the relay store's seq of the last event applied, committed with the rows.
-		`CREATE TABLE `+schema+`.mirror_cursor (
-	singleton  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-	seq        BIGINT NOT NULL,
-	applied_at TIMESTAMPTZ
+		// The event cursor (the relay store's seq of the last event applied, committed with the rows),
+		// and the last revalidation pass (kept here, so a restarted or another relay reports it).
+		`CREATE TABLE `+schema+`.mirror_state (
+	singleton      BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+	seq            BIGINT NOT NULL,
+	applied_at     TIMESTAMPTZ,
+	revalidated_at TIMESTAMPTZ,
+	checked        BIGINT NOT NULL DEFAULT 0,
+	repaired       BIGINT NOT NULL DEFAULT 0,
+	repaired_total BIGINT NOT NULL DEFAULT 0
 )`,
-		`INSERT INTO `+schema+`.mirror_cursor (seq) VALUES (0)`,
+		`INSERT INTO `+schema+`.mirror_state (seq) VALUES (0)`,
 		// The StripeMirror (namespace/name) the schema belongs to: two mirrors sharing a schema would
 		// share one cursor and mix their accounts' rows.
 		`CREATE TABLE `+schema+`.mirror_owner (

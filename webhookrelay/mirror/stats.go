@@ -15,6 +15,9 @@ type Snapshot struct {
 	Health
 	AppliedSeq    int64
 	LastAppliedAt time.Time
+	// The last revalidation pass, and the rows every pass repaired.
+	LastRevalidation                 time.Time
+	Checked, Repaired, RepairedTotal int64
 	// Lag is the age of the oldest stored event not applied yet (0 when caught up).
 	Lag    time.Duration
 	Tables map[v1alpha1.MirrorObjectType]int64
@@ -29,12 +32,16 @@ type Snapshot struct {
 // Snapshot reads the mirror's figures from its schema and the store.
 func (m *Mirror) Snapshot(ctx context.Context) (Snapshot, error) {
 	s := Snapshot{Health: m.Health()}
-	var applied *time.Time
-	if err := m.cfg.DB.QueryRowContext(ctx, `SELECT seq, applied_at FROM `+m.schema+`.mirror_cursor`).Scan(&s.AppliedSeq, &applied); err != nil {
-		return s, fmt.Errorf("mirror %s: cursor: %w", m.cfg.Name, err)
+	var applied, revalidated *time.Time
+	if err := m.cfg.DB.QueryRowContext(ctx, `SELECT seq, applied_at, revalidated_at, checked, repaired, repaired_total FROM `+m.schema+`.mirror_state`).
+		Scan(&s.AppliedSeq, &applied, &revalidated, &s.Checked, &s.Repaired, &s.RepairedTotal); err != nil {
+		return s, fmt.Errorf("mirror %s: state: %w", m.cfg.Name, err)
 	}
 	if applied != nil {
 		s.LastAppliedAt = *applied
+	}
+	if revalidated != nil {
+		s.LastRevalidation = *revalidated
 	}
 	next, err := m.cfg.Events.Since(ctx, s.AppliedSeq, 1)
 	if err != nil {

@@ -210,7 +210,7 @@ func steady(ctx context.Context, b *bench, m *mirror.Mirror, name, schema string
 		defer tick.Stop()
 		for {
 			var seq int64
-			if err := cursorDB.QueryRowContext(watchCtx, `SELECT seq FROM `+schema+`.mirror_cursor`).Scan(&seq); err == nil {
+			if err := cursorDB.QueryRowContext(watchCtx, `SELECT seq FROM `+schema+`.mirror_state`).Scan(&seq); err == nil {
 				now := time.Now()
 				if seq > lastCursor.Load() {
 					lastCursor.Store(seq)
