@@ -138,7 +138,7 @@ WHERE i.tenant = $1 AND i.status = 'paid'`, tenantKey)
 		}
 		var refunds int
 		if err := db.QueryRow(`SELECT count(*) FROM stripe_us.refunds WHERE id = $1 AND charge = $2 AND amount = 500`, refund["id"], charge).Scan(&refunds); err != nil || refunds != 1 {
-			return fmt.Errorf("refund %v in the mirror: %d rows (%v)", refund["id"], refunds, err)
+			return fmt.Errorf("refund %v in the mirror: %d rows (%w)", refund["id"], refunds, err)
 		}
 		return nil
 	})
