@@ -62,79 +62,13 @@ func seed(ctx context.Context, o options) (*world, error) {
 			mu.Unlock()
 		}
 	}})
-	client, err := stripeapi.New(stripeapi.Config{Name: "seed", APIKey: apiKey, BaseURL: emu.URL,
-		Budget: stripeapi.Budget{RequestsPerSecond: 1e6, Burst: 1e6}, Logger: logr.Discard()})
-	if err != nil {
+	if err := seedAccounts(ctx, w, o.accounts); err != nil {
 		return nil, err
-	}
-	for i := range o.accounts {
-		name := fmt.Sprintf("shop-%03d", i)
-		acct, err := client.CreateAccount(ctx, stripeapi.AccountCreateParams{IdempotencyKey: "acct-" + name,
-			Tags: stripeapi.Tags{UID: "uid-" + name, NamespacedName: "shops/" + name, Kind: "StripeTenant"},
-			Type: "express", Country: "US", Email: name + "@example.com", Capabilities: []string{"card_payments", "transfers"}})
-		if err != nil {
-			return nil, fmt.Errorf("seed account %s: %w", name, err)
-		}
-		w.tenants = append(w.tenants, mirror.Account{ID: acct.ID, Tenant: "shops/" + name})
 	}
 	step("seed: %d connected accounts", len(w.tenants))
 
-	// Customers over HTTP, -seed-workers at once.
-	type job struct {
-		account string
-		i       int
-	}
-	jobs := make(chan job)
-	errs := make(chan error, o.seedWorkers)
-	customersOf := make([][]string, len(w.tenants))
-	var wg sync.WaitGroup
-	for range o.seedWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				cus, err := call(ctx, emu.URL, "POST", "/v1/customers", j.account, url.Values{
-					"name": {fmt.Sprintf("Customer %d", j.i)}, "email": {fmt.Sprintf("c%d@%s.example.com", j.i, strings.ToLower(j.account))},
-					"metadata[seq]": {fmt.Sprint(j.i)}, "description": {"bench-mirror seed"}})
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					continue
-				}
-				mu.Lock()
-				for k, a := range w.tenants {
-					if a.ID == j.account {
-						customersOf[k] = append(customersOf[k], cus.ID())
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, a := range w.tenants {
-		for i := range o.customers {
-			select {
-			case jobs <- job{a.ID, i}:
-			case err := <-errs:
-				close(jobs)
-				wg.Wait()
-				return nil, fmt.Errorf("seed customers: %w", err)
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, fmt.Errorf("seed customers: %w", err)
-	default:
-	}
-	if err := ctx.Err(); err != nil {
+	customersOf, err := seedCustomers(ctx, w, o, &mu)
+	if err != nil {
 		return nil, err
 	}
 	w.counts.customers = len(w.tenants) * o.customers
@@ -142,44 +76,16 @@ feed:
 
 	// Subscriptions (a product and a monthly price per account) and one-off charges, then the payout.
 	for k, a := range w.tenants {
-		customers := customersOf[k]
-		if o.subscriptions > 0 {
-			prod, err := call(ctx, emu.URL, "POST", "/v1/products", a.ID, url.Values{"name": {"Gold"}})
-			if err != nil {
-				return nil, err
-			}
-			price, err := call(ctx, emu.URL, "POST", "/v1/prices", a.ID, url.Values{"product": {prod.ID()}, "currency": {"usd"},
-				"unit_amount": {"1500"}, "recurring[interval]": {"month"}})
-			if err != nil {
-				return nil, err
-			}
-			for i := range min(o.subscriptions, len(customers)) {
-				if _, err := emu.AttachTestCard(a.ID, customers[i], emulator.TestCardVisa, emulator.AttachCardOptions{Default: true}); err != nil {
-					return nil, fmt.Errorf("seed card: %w", err)
-				}
-				if _, err := call(ctx, emu.URL, "POST", "/v1/subscriptions", a.ID, url.Values{"customer": {customers[i]},
-					"items[0][price]": {price.ID()}}); err != nil {
-					return nil, err
-				}
-				w.counts.subscriptions++
-			}
+		if err := seedSubscriptions(ctx, w, a.ID, customersOf[k], o.subscriptions); err != nil {
+			return nil, err
 		}
-		for i := range o.charges {
-			if _, err := emu.SimulateCharge(a.ID, emulator.SimulatedCharge{Amount: int64(500 + i), Customer: customers[i%len(customers)],
-				Card: emulator.TestCardVisa, Description: "bench-mirror one-off"}); err != nil {
-				return nil, fmt.Errorf("seed charge: %w", err)
-			}
-			w.counts.charges++
+		if err := seedCharges(w, a.ID, customersOf[k], o.charges); err != nil {
+			return nil, err
 		}
 	}
 	if o.charges > 0 || o.subscriptions > 0 {
-		emu.AdvanceClock(3 * 24 * time.Hour)
-		for _, a := range w.tenants {
-			payouts, err := emu.SimulatePayout(a.ID, emulator.PayoutOptions{})
-			if err != nil {
-				return nil, fmt.Errorf("seed payout: %w", err)
-			}
-			w.counts.payouts += len(payouts)
+		if err := seedPayouts(w); err != nil {
+			return nil, err
 		}
 	}
 	mu.Lock()
@@ -194,12 +100,166 @@ feed:
 	return w, nil
 }
 
+// seedAccounts creates n connected accounts (express, US) through stripeapi, as the operator does.
+func seedAccounts(ctx context.Context, w *world, n int) error {
+	client, err := stripeapi.New(stripeapi.Config{Name: "seed", APIKey: apiKey, BaseURL: w.emu.URL,
+		Budget: stripeapi.Budget{RequestsPerSecond: 1e6, Burst: 1e6}, Logger: logr.Discard()})
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		name := fmt.Sprintf("shop-%03d", i)
+		acct, err := client.CreateAccount(ctx, stripeapi.AccountCreateParams{IdempotencyKey: "acct-" + name,
+			Tags: stripeapi.Tags{UID: "uid-" + name, NamespacedName: "shops/" + name, Kind: "StripeTenant"},
+			Type: "express", Country: "US", Email: name + "@example.com", Capabilities: []string{"card_payments", "transfers"}})
+		if err != nil {
+			return fmt.Errorf("seed account %s: %w", name, err)
+		}
+		w.tenants = append(w.tenants, mirror.Account{ID: acct.ID, Tenant: "shops/" + name})
+	}
+	return nil
+}
+
+// customerJob is one customer to create: the i-th of account.
+type customerJob struct {
+	account string
+	i       int
+}
+
+// seedCustomers creates o.customers customers per connected account over HTTP, o.seedWorkers at
+// once, and returns their ids by tenant (w.tenants' order). mu guards the ids (and w.created, which
+// the emulator's listener appends to meanwhile).
+func seedCustomers(ctx context.Context, w *world, o options, mu *sync.Mutex) ([][]string, error) {
+	jobs := make(chan customerJob)
+	errs := make(chan error, o.seedWorkers)
+	customersOf := make([][]string, len(w.tenants))
+	var wg sync.WaitGroup
+	for range o.seedWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			createCustomers(ctx, w, jobs, errs, mu, customersOf)
+		}()
+	}
+	if err := feedCustomers(ctx, w, o.customers, jobs, errs); err != nil {
+		close(jobs)
+		wg.Wait()
+		return nil, fmt.Errorf("seed customers: %w", err)
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, fmt.Errorf("seed customers: %w", err)
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return customersOf, nil
+}
+
+// feedCustomers hands perAccount jobs per tenant to the workers; it stops early at a worker's
+// error (returned) or when ctx is done (nil: the caller reads ctx).
+func feedCustomers(ctx context.Context, w *world, perAccount int, jobs chan<- customerJob, errs <-chan error) error {
+	for _, a := range w.tenants {
+		for i := range perAccount {
+			select {
+			case jobs <- customerJob{a.ID, i}:
+			case err := <-errs:
+				return err
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// createCustomers is one seeding worker: it creates each job's customer and records its id under
+// its tenant; the first errors go to errs (as many as it holds), the rest are dropped.
+func createCustomers(ctx context.Context, w *world, jobs <-chan customerJob, errs chan<- error, mu *sync.Mutex, customersOf [][]string) {
+	for j := range jobs {
+		cus, err := post(ctx, w.emu.URL, "/v1/customers", j.account, url.Values{
+			"name": {fmt.Sprintf("Customer %d", j.i)}, "email": {fmt.Sprintf("c%d@%s.example.com", j.i, strings.ToLower(j.account))},
+			"metadata[seq]": {fmt.Sprint(j.i)}, "description": {"bench-mirror seed"}})
+		if err != nil {
+			select {
+			case errs <- err:
+			default:
+			}
+			continue
+		}
+		mu.Lock()
+		for k, a := range w.tenants {
+			if a.ID == j.account {
+				customersOf[k] = append(customersOf[k], cus.ID())
+			}
+		}
+		mu.Unlock()
+	}
+}
+
+// seedSubscriptions gives account a product and a monthly price and subscribes its first n
+// customers (a default test card each); none when n is 0.
+func seedSubscriptions(ctx context.Context, w *world, account string, customers []string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	prod, err := post(ctx, w.emu.URL, "/v1/products", account, url.Values{"name": {"Gold"}})
+	if err != nil {
+		return err
+	}
+	price, err := post(ctx, w.emu.URL, "/v1/prices", account, url.Values{"product": {prod.ID()}, "currency": {"usd"},
+		"unit_amount": {"1500"}, "recurring[interval]": {"month"}})
+	if err != nil {
+		return err
+	}
+	for i := range min(n, len(customers)) {
+		if _, err := w.emu.AttachTestCard(account, customers[i], emulator.TestCardVisa, emulator.AttachCardOptions{Default: true}); err != nil {
+			return fmt.Errorf("seed card: %w", err)
+		}
+		if _, err := post(ctx, w.emu.URL, "/v1/subscriptions", account, url.Values{"customer": {customers[i]},
+			"items[0][price]": {price.ID()}}); err != nil {
+			return err
+		}
+		w.counts.subscriptions++
+	}
+	return nil
+}
+
+// seedCharges makes n one-off card charges on account, round robin over its customers.
+func seedCharges(w *world, account string, customers []string, n int) error {
+	for i := range n {
+		if _, err := w.emu.SimulateCharge(account, emulator.SimulatedCharge{Amount: int64(500 + i), Customer: customers[i%len(customers)],
+			Card: emulator.TestCardVisa, Description: "bench-mirror one-off"}); err != nil {
+			return fmt.Errorf("seed charge: %w", err)
+		}
+		w.counts.charges++
+	}
+	return nil
+}
+
+// seedPayouts advances the emulator's clock three days (the charges' funds available) and pays
+// every connected account out.
+func seedPayouts(w *world) error {
+	w.emu.AdvanceClock(3 * 24 * time.Hour)
+	for _, a := range w.tenants {
+		payouts, err := w.emu.SimulatePayout(a.ID, emulator.PayoutOptions{})
+		if err != nil {
+			return fmt.Errorf("seed payout: %w", err)
+		}
+		w.counts.payouts += len(payouts)
+	}
+	return nil
+}
+
 // seedHTTP keeps a connection per seeding worker (the default keeps 2 idle).
 var seedHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-// call is one request to the emulator as Stripe's API (account "" is the platform).
-func call(ctx context.Context, base, method, path, account string, form url.Values) (emulator.Object, error) {
-	req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(form.Encode()))
+// post is one POST to the emulator as Stripe's API (account "" is the platform).
+func post(ctx context.Context, base, path, account string, form url.Values) (emulator.Object, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -218,14 +278,14 @@ func call(ctx context.Context, base, method, path, account string, form url.Valu
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, body)
+		return nil, fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, body)
 	}
 	var out emulator.Object
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, err
 	}
 	if out.ID() == "" {
-		return nil, errors.New(method + " " + path + ": no id in the answer")
+		return nil, errors.New("POST " + path + ": no id in the answer")
 	}
 	return out, nil
 }
