@@ -1,11 +1,13 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -176,20 +178,27 @@ func (m *Mirror) list(ctx context.Context, l listing) (int64, error) {
 }
 
 // writePage writes a list page's objects and returns the last one's id.
+// The rows are written in id order, the order the events' transactions lock rows in (see Follow).
 func (m *Mirror) writePage(ctx context.Context, tx *sql.Tx, l listing, page stripeapi.RawPage) (string, error) {
-	var last string
+	states := make([]state, 0, len(page.Data))
 	for _, raw := range page.Data {
 		var obj objectJSON
 		if err := json.Unmarshal(raw, &obj); err != nil || obj.ID == "" {
 			return "", fmt.Errorf("mirror %s: list %s: an object without an id", m.cfg.Name, l.typ.listPath)
 		}
-		s := state{owner: m.ownerOfAccount(l.account), id: obj.ID, data: raw, deleted: obj.Deleted, at: page.At}
+		states = append(states, state{owner: m.ownerOfAccount(l.account), id: obj.ID, data: raw, deleted: obj.Deleted, at: page.At})
+	}
+	if len(states) == 0 {
+		return "", nil
+	}
+	last := states[len(states)-1].id // the listing's cursor: the last in Stripe's order
+	slices.SortFunc(states, func(a, b state) int { return cmp.Compare(a.id, b.id) })
+	for _, s := range states {
 		out, err := l.typ.write(ctx, tx, m.schema, s)
 		if err != nil {
 			return "", fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
 		}
 		m.cfg.Metrics.observe(m.cfg.Name, "backfill", out)
-		last = obj.ID
 	}
 	return last, nil
 }

@@ -1,10 +1,12 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -53,9 +55,21 @@ func (m *Mirror) Follow(ctx context.Context) (int, error) {
 		if read == 0 {
 			return nil
 		}
+		// The batch's writes in table and id order, the order every writer locks rows in (a backfill
+		// page too), so that two transactions never wait for each other's rows. Their order does not
+		// change the result: each write is decided by Stripe time, not by when it is made.
 		owners := map[[2]string]ownerOrSkip{}
+		var writes []eventWrite
 		for _, ev := range events {
-			if err := m.apply(ctx, tx, ev, owners); err != nil {
+			if w, ok := m.decode(ctx, ev, owners); ok {
+				writes = append(writes, w)
+			}
+		}
+		slices.SortStableFunc(writes, func(a, b eventWrite) int {
+			return cmp.Or(cmp.Compare(a.typ.table, b.typ.table), cmp.Compare(a.s.id, b.s.id))
+		})
+		for _, w := range writes {
+			if err := m.apply(ctx, tx, w); err != nil {
 				return err
 			}
 		}
@@ -76,8 +90,15 @@ type ownerOrSkip struct {
 	skip  string
 }
 
-// apply writes one event's object, if it is this mirror's.
-func (m *Mirror) apply(ctx context.Context, tx *sql.Tx, ev store.Event, owners map[[2]string]ownerOrSkip) error {
+// eventWrite is what one event writes.
+type eventWrite struct {
+	typ     objectType
+	s       state
+	refunds bool // charge.refunded: the charge's refunds are to be listed
+}
+
+// decode reads what an event writes, if it is this mirror's.
+func (m *Mirror) decode(ctx context.Context, ev store.Event, owners map[[2]string]ownerOrSkip) (eventWrite, bool) {
 	key := [2]string{ev.Endpoint, ev.Account}
 	who, ok := owners[key]
 	if !ok {
@@ -86,31 +107,37 @@ func (m *Mirror) apply(ctx context.Context, tx *sql.Tx, ev store.Event, owners m
 	}
 	if who.skip != "" {
 		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, who.skip).Inc()
-		return nil
+		return eventWrite{}, false
 	}
 	var e eventJSON
 	var obj objectJSON
 	if err := json.Unmarshal(ev.Payload, &e); err != nil || json.Unmarshal(e.Data.Object, &obj) != nil || obj.ID == "" {
 		// The intake verified and parsed it; an object without an id (balance.available) is not kept.
 		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, skipTypeNotKept).Inc()
-		return nil
+		return eventWrite{}, false
 	}
 	t, known := m.types[v1alpha1.MirrorObjectType(obj.Object)]
 	if !known || !m.kept[t.name] {
 		m.cfg.Metrics.skipped.WithLabelValues(m.cfg.Name, skipTypeNotKept).Inc()
-		return nil
+		return eventWrite{}, false
 	}
-	s := state{owner: who.owner, id: obj.ID, data: e.Data.Object, at: time.Unix(e.Created, 0), eventID: ev.ID,
-		deleted: obj.Deleted || (t.deletable && e.Type == obj.Object+".deleted")}
-	out, err := t.write(ctx, tx, m.schema, s)
+	return eventWrite{typ: t,
+		s: state{owner: who.owner, id: obj.ID, data: e.Data.Object, at: time.Unix(e.Created, 0), eventID: ev.ID,
+			deleted: obj.Deleted || (t.deletable && e.Type == obj.Object+".deleted")},
+		refunds: e.Type == "charge.refunded" && m.kept[v1alpha1.MirrorRefund]}, true
+}
+
+// apply writes one event's object.
+func (m *Mirror) apply(ctx context.Context, tx *sql.Tx, w eventWrite) error {
+	out, err := w.typ.write(ctx, tx, m.schema, w.s)
 	if err != nil {
-		return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, ev.ID, err)
+		return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, w.s.eventID, err)
 	}
 	m.cfg.Metrics.observe(m.cfg.Name, "event", out)
-	if e.Type == "charge.refunded" && m.kept[v1alpha1.MirrorRefund] {
+	if w.refunds {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+m.schema+`.mirror_work (kind, id, account, tenant) VALUES ($1, $2, $3, $4)
-ON CONFLICT DO NOTHING`, workRefundsOfCharge, obj.ID, who.owner.account, who.owner.tenant); err != nil {
-			return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, ev.ID, err)
+ON CONFLICT DO NOTHING`, workRefundsOfCharge, w.s.id, w.s.account, w.s.tenant); err != nil {
+			return fmt.Errorf("mirror %s: event %s: %w", m.cfg.Name, w.s.eventID, err)
 		}
 	}
 	return nil

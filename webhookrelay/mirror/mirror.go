@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
@@ -298,6 +299,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // inTx runs fn in one transaction.
 func (m *Mirror) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := m.tryTx(ctx, fn)
+		if attempt == txAttempts || !retryableTx(err) {
+			return err
+		}
+		m.cfg.Log.V(1).Info("mirror transaction tried again", "error", err.Error())
+	}
+}
+
+// txAttempts bounds the attempts of one transaction that PostgreSQL aborted to break a deadlock or
+// a serialization conflict (writers lock rows in one order, so this is a safety net).
+const txAttempts = 3
+
+// retryableTx reports whether PostgreSQL aborted the transaction for another's sake (deadlock
+// detected, serialization failure): the same transaction again may well commit.
+func retryableTx(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+func (m *Mirror) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := m.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("mirror %s: begin: %w", m.cfg.Name, err)
