@@ -214,7 +214,7 @@ func (m *Mirror) Run(ctx context.Context) error {
 }
 
 // loop runs pass every interval, or when woken, until ctx ends; a failed pass is counted, logged,
-// kept in errField (the status) and retried after retryEvery (or interval, if longer).
+// kept in errField (the status) and retried after retryEvery (a backfill resumes from its cursor).
 func (m *Mirror) loop(ctx context.Context, name string, interval time.Duration, wake <-chan struct{}, errField *string, pass func(context.Context) error) {
 	for ctx.Err() == nil {
 		err := pass(ctx)
@@ -226,7 +226,7 @@ func (m *Mirror) loop(ctx context.Context, name string, interval time.Duration, 
 		if err != nil {
 			m.cfg.Metrics.errors.WithLabelValues(m.cfg.Name, name).Inc()
 			m.cfg.Log.Error(err, "mirror pass failed", "loop", name)
-			wait = max(interval, retryEvery)
+			wait = retryEvery
 		}
 		select {
 		case <-ctx.Done():
