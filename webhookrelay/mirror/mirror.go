@@ -85,6 +85,11 @@ type Mirror struct {
 
 	mu     sync.Mutex
 	health Health
+	// The last count of the tables' rows (countedRows).
+	counts       map[v1alpha1.MirrorObjectType]int64
+	countedTotal int64
+	countedAt    time.Time
+	countTook    time.Duration
 }
 
 // Health is what the mirror's loops last saw, for its status.
