@@ -132,34 +132,20 @@ func (m *Mirror) refresh(ctx context.Context, t objectType, r row, why string) (
 // written.
 func (m *Mirror) ListPayoutTransactions(ctx context.Context, account string) (int64, error) {
 	payouts := m.types[v1alpha1.MirrorPayout]
-	q := `SELECT id, tenant, account FROM ` + m.schema + `.payouts WHERE automatic AND NOT transactions_listed`
+	q := `SELECT id, account, tenant FROM ` + m.schema + `.payouts WHERE automatic AND NOT transactions_listed`
 	args := []any{}
 	if account != "" {
 		q += ` AND account = $1`
 		args = append(args, account)
 	}
-	rows, err := m.cfg.DB.QueryContext(ctx, q+` LIMIT 100`, args...)
+	list, err := m.objectsToRead(ctx, q+` LIMIT 100`, args...)
 	if err != nil {
-		return 0, fmt.Errorf("mirror %s: payouts to list: %w", m.cfg.Name, err)
-	}
-	type todo struct{ id, tenant, account string }
-	var list []todo
-	for rows.Next() {
-		var p todo
-		if err := rows.Scan(&p.id, &p.tenant, &p.account); err != nil {
-			_ = rows.Close()
-			return 0, fmt.Errorf("mirror %s: payouts to list: %w", m.cfg.Name, err)
-		}
-		list = append(list, p)
-	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("mirror %s: payouts to list: %w", m.cfg.Name, err)
 	}
 	var total int64
 	bt := m.types[v1alpha1.MirrorBalanceTransaction]
 	for _, p := range list {
-		a := Account{ID: p.account, Tenant: p.tenant, Platform: p.tenant == ""}
+		a := p.account()
 		pages, err := m.listAll(ctx, a, "/v1/balance_transactions", url.Values{"payout": {p.id}})
 		if err != nil {
 			return total, err
@@ -197,28 +183,14 @@ const workRefundsOfCharge = "refunds_of_charge"
 // ListRefundsOfCharges lists the refunds of the charges charge.refunded events named, writes them, and
 // drops the work item with them. It returns the rows written.
 func (m *Mirror) ListRefundsOfCharges(ctx context.Context) (int64, error) {
-	rows, err := m.cfg.DB.QueryContext(ctx, `SELECT id, account, tenant FROM `+m.schema+`.mirror_work WHERE kind = $1 LIMIT 100`, workRefundsOfCharge)
+	charges, err := m.objectsToRead(ctx, `SELECT id, account, tenant FROM `+m.schema+`.mirror_work WHERE kind = $1 LIMIT 100`, workRefundsOfCharge)
 	if err != nil {
-		return 0, fmt.Errorf("mirror %s: work: %w", m.cfg.Name, err)
-	}
-	type chargeWork struct{ charge, account, tenant string }
-	var charges []chargeWork
-	for rows.Next() {
-		var c chargeWork
-		if err := rows.Scan(&c.charge, &c.account, &c.tenant); err != nil {
-			_ = rows.Close()
-			return 0, fmt.Errorf("mirror %s: work: %w", m.cfg.Name, err)
-		}
-		charges = append(charges, c)
-	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("mirror %s: work: %w", m.cfg.Name, err)
 	}
 	var total int64
 	for _, c := range charges {
-		a := Account{ID: c.account, Tenant: c.tenant, Platform: c.tenant == ""}
-		pages, err := m.listAll(ctx, a, "/v1/refunds", url.Values{"charge": {c.charge}})
+		a := c.account()
+		pages, err := m.listAll(ctx, a, "/v1/refunds", url.Values{"charge": {c.id}})
 		if err != nil {
 			return total, err
 		}
@@ -230,7 +202,7 @@ func (m *Mirror) ListRefundsOfCharges(ctx context.Context) (int64, error) {
 				}
 				total += int64(len(page.Data))
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+m.schema+`.mirror_work WHERE kind = $1 AND id = $2`, workRefundsOfCharge, c.charge); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+m.schema+`.mirror_work WHERE kind = $1 AND id = $2`, workRefundsOfCharge, c.id); err != nil {
 				return fmt.Errorf("mirror %s: work done: %w", m.cfg.Name, err)
 			}
 			return nil
@@ -265,4 +237,30 @@ func (m *Mirror) listAll(ctx context.Context, a Account, path string, filters ur
 		}
 		after = last.ID
 	}
+}
+
+// objectToRead is an object whose related objects are to be read: a payout (its balance
+// transactions), a refunded charge (its refunds).
+type objectToRead struct{ id, accountID, tenant string }
+
+func (o objectToRead) account() Account {
+	return Account{ID: o.accountID, Tenant: o.tenant, Platform: o.tenant == ""}
+}
+
+// objectsToRead runs a query of (id, account, tenant) rows.
+func (m *Mirror) objectsToRead(ctx context.Context, query string, args ...any) ([]objectToRead, error) {
+	rows, err := m.cfg.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err //nolint:wrapcheck // the callers say what was read
+	}
+	defer func() { _ = rows.Close() }()
+	var out []objectToRead
+	for rows.Next() {
+		var o objectToRead
+		if err := rows.Scan(&o.id, &o.accountID, &o.tenant); err != nil {
+			return nil, err //nolint:wrapcheck // the callers say what was read
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err() //nolint:wrapcheck // the callers say what was read
 }
