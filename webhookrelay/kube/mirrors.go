@@ -52,9 +52,12 @@ type runningMirror struct {
 	// name is the StripeMirror's namespace/name (its metrics' label).
 	name string
 	// version is the spec's generation and the URL's digest it was started with.
-	version string
-	mirror  *mirror.Mirror
-	db      *sql.DB
+	version    string
+	generation int64
+	// urlReadAt is when the URL's Secret was last read.
+	urlReadAt time.Time
+	mirror    *mirror.Mirror
+	db        *sql.DB
 	// openErr says why it could not start (a Secret missing); mirror is nil then.
 	openErr string
 	cancel  context.CancelFunc
@@ -125,21 +128,28 @@ func (s *Mirrors) once(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ensure starts m, or restarts it when its spec or database URL changed.
+// ensure starts m, or restarts it when its spec or database URL changed. The URL's Secret (a
+// person's, not in the cache) is read from the API server at most every sinkSecretTTL, as the
+// sinks' are.
 func (s *Mirrors) ensure(ctx context.Context, m *v1alpha1.StripeMirror) *runningMirror {
-	url, urlErr := s.databaseURL(ctx, m)
-	digest := sha256.Sum256([]byte(url))
-	version := fmt.Sprintf("%d/%s", m.Generation, hex.EncodeToString(digest[:8]))
 	s.mu.Lock()
 	current := s.running[m.UID]
 	s.mu.Unlock()
+	if current != nil && current.generation == m.Generation && time.Since(current.urlReadAt) < sinkSecretTTL {
+		return current
+	}
+	url, urlErr := s.databaseURL(ctx, m)
+	digest := sha256.Sum256([]byte(url))
+	version := fmt.Sprintf("%d/%s", m.Generation, hex.EncodeToString(digest[:8]))
 	if current != nil && current.version == version {
+		current.urlReadAt = time.Now()
 		return current
 	}
 	if current != nil {
 		s.stop(current)
 	}
-	r := &runningMirror{name: m.Namespace + "/" + m.Name, version: version, done: make(chan struct{})}
+	r := &runningMirror{name: m.Namespace + "/" + m.Name, version: version, generation: m.Generation, urlReadAt: time.Now(),
+		done: make(chan struct{})}
 	if urlErr != nil {
 		r.openErr = urlErr.Error()
 		close(r.done)

@@ -73,13 +73,16 @@ func (m *Mirror) Backfill(ctx context.Context) (int64, error) {
 // not complete, per account, in type order.
 func (m *Mirror) pendingListings(ctx context.Context, accounts []Account) (map[string][]listing, error) {
 	out := map[string][]listing{}
+	// Every (account, type) in one statement: a pass every 30 s over 10,000 tenants must not be
+	// 100,000 round trips.
+	ids, tenants := make([]string, 0, len(accounts)), make([]string, 0, len(accounts))
 	for _, a := range accounts {
-		for _, name := range m.cfg.Types {
-			if _, err := m.cfg.DB.ExecContext(ctx, `INSERT INTO `+m.schema+`.mirror_backfill (account, object_type, tenant)
-VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, a.ID, string(name), a.Tenant); err != nil {
-				return nil, fmt.Errorf("mirror %s: record listing: %w", m.cfg.Name, err)
-			}
-		}
+		ids, tenants = append(ids, a.ID), append(tenants, a.Tenant)
+	}
+	if _, err := m.cfg.DB.ExecContext(ctx, `INSERT INTO `+m.schema+`.mirror_backfill (account, object_type, tenant)
+SELECT a.id, t.type, a.tenant FROM unnest($1::text[], $2::text[]) AS a (id, tenant), unnest($3::text[]) AS t (type)
+ON CONFLICT DO NOTHING`, ids, tenants, m.typeNames()); err != nil {
+		return nil, fmt.Errorf("mirror %s: record listings: %w", m.cfg.Name, err)
 	}
 	rows, err := m.cfg.DB.QueryContext(ctx, `SELECT account, object_type, starting_after FROM `+m.schema+`.mirror_backfill WHERE NOT complete`)
 	if err != nil {

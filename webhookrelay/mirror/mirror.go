@@ -127,6 +127,15 @@ func New(cfg Config) (*Mirror, error) {
 	return m, nil
 }
 
+// typeNames are the kept types as the schema names them.
+func (m *Mirror) typeNames() []string {
+	names := make([]string, 0, len(m.cfg.Types))
+	for _, t := range m.cfg.Types {
+		names = append(names, string(t))
+	}
+	return names
+}
+
 // Wake tells the mirror events were stored.
 func (m *Mirror) Wake() {
 	select {

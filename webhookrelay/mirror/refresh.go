@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 	"github.com/cloudip/stripe-operator/internal/stripeapi"
@@ -34,7 +35,7 @@ func (m *Mirror) RefetchFlagged(ctx context.Context) (int, error) {
 // Revalidate compares up to sample rows, spread over the kept tables by size and chosen at random,
 // with Stripe, and rewrites those that differ. It returns how many rows it checked and repaired.
 func (m *Mirror) Revalidate(ctx context.Context, sample int) (checked, repaired int64, err error) {
-	counts, total, err := m.tableRows(ctx)
+	counts, total, err := m.countedRows(ctx) // only spreads the sample: a recent count will do
 	if err != nil {
 		return 0, 0, err
 	}
@@ -109,7 +110,7 @@ func (m *Mirror) refresh(ctx context.Context, t objectType, r row, why string) (
 	s := state{owner: r.owner, id: r.id, data: got.JSON, at: got.At}
 	switch {
 	case stripeapi.IsNotFound(err):
-		s.data, s.deleted, s.at = r.data, true, timeNow()
+		s.data, s.deleted, s.at = r.data, true, time.Now()
 	case err != nil:
 		return false, fmt.Errorf("mirror %s: %s %s %s: %w", m.cfg.Name, why, t.name, r.id, err)
 	default:

@@ -8,8 +8,6 @@ import (
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
 )
 
-func timeNow() time.Time { return time.Now() }
-
 // Snapshot is what the mirror's status reports.
 type Snapshot struct {
 	Health
@@ -62,18 +60,18 @@ func (m *Mirror) Snapshot(ctx context.Context) (Snapshot, error) {
 	for _, a := range accounts {
 		ids = append(ids, a.ID)
 	}
+	// Per current account, its kept types' listings complete; an account is complete when all are
+	// (one with no listing recorded yet, a tenant just seen, is not).
 	var completed *time.Time
-	err = m.cfg.DB.QueryRowContext(ctx, `SELECT count(DISTINCT account), count(*) FILTER (WHERE complete), count(*),
-	COALESCE(sum(pages), 0), COALESCE(sum(rows), 0), max(updated_at) FILTER (WHERE complete)
-FROM `+m.schema+`.mirror_backfill WHERE account = ANY($1)`, ids).Scan(&s.Accounts, &s.Listings, &s.ListingsTotal, &s.Pages, &s.BackfillRows, &completed)
+	err = m.cfg.DB.QueryRowContext(ctx, `SELECT COALESCE(sum(done), 0), count(*) FILTER (WHERE done = cardinality($2::text[])),
+	COALESCE(sum(pages), 0), COALESCE(sum(rows), 0), max(completed)
+FROM (SELECT count(*) FILTER (WHERE complete) AS done, sum(pages) AS pages, sum(rows) AS rows,
+		max(updated_at) FILTER (WHERE complete) AS completed
+	FROM `+m.schema+`.mirror_backfill WHERE account = ANY($1) AND object_type = ANY($2) GROUP BY account) per_account`,
+		ids, m.typeNames()).Scan(&s.Listings, &s.AccountsComplete, &s.Pages, &s.BackfillRows, &completed)
 	if err != nil {
 		return s, fmt.Errorf("mirror %s: backfill: %w", m.cfg.Name, err)
 	}
-	if err := m.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT account FROM `+m.schema+`.mirror_backfill
-WHERE account = ANY($1) GROUP BY account HAVING bool_and(complete)) c`, ids).Scan(&s.AccountsComplete); err != nil {
-		return s, fmt.Errorf("mirror %s: backfill: %w", m.cfg.Name, err)
-	}
-	// Accounts with no listing recorded yet (a tenant just seen) count as not complete.
 	s.Accounts = int32(len(accounts))
 	s.ListingsTotal = int32(len(accounts) * len(m.cfg.Types))
 	if completed != nil && s.Listings == s.ListingsTotal {

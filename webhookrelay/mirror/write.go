@@ -70,19 +70,22 @@ RETURNING 1`, s.id, s.tenant, s.region, s.account, []byte(s.data), s.deleted, s.
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("write %s %s: %w", t.name, s.id, err)
 	}
-	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET refetch = TRUE
-WHERE id = $1 AND state_at = $2 AND NOT refetch AND (data <> $3::jsonb OR deleted <> $4)`, s.id, s.at, []byte(s.data), s.deleted)
-	if err != nil {
+	// Not later: flag the row if it is of the same second and differs, and say which case it was,
+	// in one round trip (the outer SELECT reads the row as it was before the flag, which leaves
+	// state_at as it is).
+	var wasFlagged, sameSecond bool
+	err = q.QueryRowContext(ctx, `WITH flag AS (
+	UPDATE `+table+` SET refetch = TRUE
+	WHERE id = $1 AND state_at = $2 AND NOT refetch AND (data <> $3::jsonb OR deleted <> $4)
+	RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM flag), state_at = $2 FROM `+table+` WHERE id = $1`, s.id, s.at, []byte(s.data), s.deleted).
+		Scan(&wasFlagged, &sameSecond)
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("flag %s %s: %w", t.name, s.id, err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	case wasFlagged:
 		return flagged, nil
-	}
-	var sameState bool
-	if err := q.QueryRowContext(ctx, `SELECT state_at = $2 FROM `+table+` WHERE id = $1`, s.id, s.at).Scan(&sameState); err != nil {
-		return 0, fmt.Errorf("read %s %s: %w", t.name, s.id, err)
-	}
-	if sameState {
+	case sameSecond:
 		return same, nil
 	}
 	return older, nil
