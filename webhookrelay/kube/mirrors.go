@@ -234,6 +234,12 @@ type mirrorSources struct {
 	stripe     stripeconn.ClientSource
 	connection string
 	region     string
+
+	// The connection's client, kept for sinkSecretTTL: the relay's resolver reads the API key's
+	// Secret from the API server, and a mirror makes a read per refetched row.
+	mu       sync.Mutex
+	client   *stripeapi.Client
+	clientAt time.Time
 }
 
 // Accounts implements mirror.Sources: the platform's account when the connection is of the mirror's
@@ -267,6 +273,24 @@ func (m *mirrorSources) OwnerOf(ctx context.Context, endpoint, account string) (
 
 // Stripe implements mirror.Sources: the connection's client (its budget), for one account.
 func (m *mirrorSources) Stripe(ctx context.Context, a mirror.Account) (stripeapi.RawReader, error) {
+	c, err := m.connectionClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a.Platform {
+		return c.RawForAccount(""), nil
+	}
+	return c.RawForAccount(a.ID), nil
+}
+
+// connectionClient returns the connection's client, resolved again (its key read) at most every
+// sinkSecretTTL: a rotated key is used within that time.
+func (m *mirrorSources) connectionClient(ctx context.Context) (*stripeapi.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.client != nil && time.Since(m.clientAt) < sinkSecretTTL {
+		return m.client, nil
+	}
 	var conn v1alpha1.StripeConnection
 	if err := m.kube.Get(ctx, types.NamespacedName{Name: m.connection}, &conn); err != nil {
 		return nil, fmt.Errorf("connection %s: %w", m.connection, err)
@@ -275,8 +299,6 @@ func (m *mirrorSources) Stripe(ctx context.Context, a mirror.Account) (stripeapi
 	if err != nil {
 		return nil, fmt.Errorf("Stripe client of connection %s: %w", m.connection, err)
 	}
-	if a.Platform {
-		return c.RawForAccount(""), nil
-	}
-	return c.RawForAccount(a.ID), nil
+	m.client, m.clientAt = c, time.Now()
+	return c, nil
 }
