@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/cloudip/stripe-operator/api/v1alpha1"
@@ -153,19 +154,22 @@ func (m *Mirror) ListPayoutTransactions(ctx context.Context, account string) (in
 		}
 		err = m.inTx(ctx, func(tx *sql.Tx) error {
 			l := listing{account: a, typ: bt}
+			var ids []string
 			for _, page := range pages {
 				if _, err := m.writePage(ctx, tx, l, page); err != nil {
 					return err
 				}
 				for _, raw := range page.Data {
 					var obj objectJSON
-					_ = json.Unmarshal(raw, &obj)
-					if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+`.balance_transactions SET payout = $2 WHERE id = $1`, obj.ID, p.id); err != nil {
-						return fmt.Errorf("mirror %s: link %s to %s: %w", m.cfg.Name, obj.ID, p.id, err)
-					}
-					total++
+					_ = json.Unmarshal(raw, &obj) // writePage refused an object without an id
+					ids = append(ids, obj.ID)
 				}
 			}
+			slices.Sort(ids) // the order writePage locked them in
+			if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+`.balance_transactions SET payout = $2 WHERE id = ANY($1)`, ids, p.id); err != nil {
+				return fmt.Errorf("mirror %s: link the transactions of %s: %w", m.cfg.Name, p.id, err)
+			}
+			total += int64(len(ids))
 			if _, err := tx.ExecContext(ctx, `UPDATE `+m.schema+"."+payouts.table+` SET transactions_listed = TRUE WHERE id = $1`, p.id); err != nil {
 				return fmt.Errorf("mirror %s: payout %s listed: %w", m.cfg.Name, p.id, err)
 			}
